@@ -1,0 +1,173 @@
+// smtpcheck: the one executable (SPEC section 6).
+#include "smtpcheck/server/config.hpp"
+#include "smtpcheck/server/http_server.hpp"
+#include "smtpcheck/server/logging.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/logger.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <span>
+#include <string_view>
+#include <thread>
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::string_view main_help = R"(usage: smtpcheck <command> [options]
+
+Tests SMTP accounts on request over a SuperOffice-compatible WebAPI.
+
+commands:
+  serve          run the server until SIGINT or SIGTERM, then drain gracefully
+  check-config   print the effective configuration (secrets as ***) or say what is wrong
+
+options:
+  --help         this text (also after a command: smtpcheck serve --help)
+  --version      the version
+)";
+
+constexpr std::string_view serve_help = R"(usage: smtpcheck serve [--config FILE] [--set section.key=value]...
+
+Runs the HTTP server on server.listen (default 127.0.0.1:8080) until SIGINT or SIGTERM.
+On a signal it stops accepting, /readyz answers 503, requests in flight finish within
+server.shutdown_grace_ms, and it exits with status 0. Every bound address is logged as
+"listening on ...".
+
+options:
+  --config FILE              an INI file (see config/defaults.ini for every key)
+  --set section.key=value    override one key; repeatable; applied after --config
+)";
+
+constexpr std::string_view check_config_help = R"(usage: smtpcheck check-config [--config FILE] [--set section.key=value]...
+
+Prints the effective configuration as INI: built-in defaults, then FILE, then each --set.
+Password hashes and tokens are printed as ***. Exits with status 1 and names the key and
+the value when a key is unknown or a value is bad.
+)";
+
+struct common_options {
+    smtpcheck::config_sources sources;
+    bool help = false;
+};
+
+// Returns false (after printing why) on an argument it does not know.
+bool parse_common(std::span<char*> args, common_options& out) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view a = args[i];
+        auto value = [&](std::string_view name) -> const char* {
+            if (i + 1 >= args.size()) {
+                std::cerr << "smtpcheck: " << name << " needs a value\n";
+                return nullptr;
+            }
+            return args[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            out.help = true;
+        } else if (a == "--config") {
+            auto v = value(a);
+            if (!v) return false;
+            out.sources.file = v;
+        } else if (a.starts_with("--config=")) {
+            out.sources.file = a.substr(9);
+        } else if (a == "--set") {
+            auto v = value(a);
+            if (!v) return false;
+            out.sources.overrides.emplace_back(v);
+        } else if (a.starts_with("--set=")) {
+            out.sources.overrides.emplace_back(a.substr(6));
+        } else {
+            std::cerr << "smtpcheck: unknown argument '" << a << "' (see --help)\n";
+            return false;
+        }
+    }
+    return true;
+}
+
+int run_check_config(std::span<char*> args) {
+    common_options opts;
+    if (!parse_common(args, opts)) return 2;
+    if (opts.help) {
+        std::cout << check_config_help;
+        return 0;
+    }
+    try {
+        std::cout << smtpcheck::effective_config_ini(opts.sources);
+        return 0;
+    } catch (const smtpcheck::config_error& e) {
+        std::cerr << "smtpcheck: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+int run_serve(std::span<char*> args) {
+    common_options opts;
+    if (!parse_common(args, opts)) return 2;
+    if (opts.help) {
+        std::cout << serve_help;
+        return 0;
+    }
+    smtpcheck::config cfg;
+    try {
+        cfg = smtpcheck::load_config(opts.sources);
+    } catch (const smtpcheck::config_error& e) {
+        std::cerr << "smtpcheck: " << e.what() << "\n";
+        return 1;
+    }
+    auto log = smtpcheck::make_logger(cfg.log);
+    unsigned threads = cfg.server.threads ? cfg.server.threads : std::max(1u, std::thread::hardware_concurrency());
+
+    asio::io_context io(static_cast<int>(threads));
+    smtpcheck::server::router routes(cfg.server.base_path);
+    smtpcheck::server::http_server server(io.get_executor(), cfg, std::move(routes), log);
+    try {
+        server.start();
+    } catch (const std::exception& e) {
+        log->error("cannot start: {}", e.what());
+        return 1;
+    }
+    log->info("smtpcheck {} serving with {} thread(s)", SMTPCHECK_VERSION, threads);
+
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int signal) {
+        if (ec) return;
+        log->info("signal {}: stopping", signal);
+        server.stop();
+    });
+    asio::co_spawn(io, server.wait(), [&](std::exception_ptr) { signals.cancel(); });
+
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& t : pool) t.join();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::span<char*> args(argv + 1, argc > 0 ? argc - 1 : 0);
+    if (args.empty()) {
+        std::cerr << main_help;
+        return 2;
+    }
+    std::string_view command = args[0];
+    auto rest = args.subspan(1);
+    if (command == "--help" || command == "-h" || command == "help") {
+        std::cout << main_help;
+        return 0;
+    }
+    if (command == "--version") {
+        std::cout << "smtpcheck " << SMTPCHECK_VERSION << "\n";
+        return 0;
+    }
+    if (command == "serve") return run_serve(rest);
+    if (command == "check-config") return run_check_config(rest);
+    std::cerr << "smtpcheck: unknown command '" << command << "' (see smtpcheck --help)\n";
+    return 2;
+}

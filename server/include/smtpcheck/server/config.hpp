@@ -1,0 +1,131 @@
+// The effective configuration of smtpcheck (SPEC section 4) as typed values.
+//
+// The INI text is read once, here; the rest of the code sees only these structs, in which
+// every wait and every buffer has a named bound.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smtpcheck {
+
+using milliseconds = std::chrono::milliseconds;
+
+/// One address to listen on: `host:port`, `[v6]:port` or `unix:/path`.
+struct listen_address {
+    enum class kind { tcp, unix_socket };
+    kind type = kind::tcp;
+    std::string host;        ///< numeric address for tcp (IPv6 without brackets)
+    std::uint16_t port = 0;  ///< 0 picks a free port
+    std::string path;        ///< for unix sockets
+    std::string text;        ///< as written in the configuration
+};
+
+struct server_settings {
+    std::vector<listen_address> listen;
+    std::vector<listen_address> tls_listen;
+    std::string tls_cert;
+    std::string tls_key;
+    unsigned threads = 0;              ///< 0: std::thread::hardware_concurrency()
+    std::string base_path;             ///< "" or "/segment..." without a trailing '/'
+    std::size_t header_limit = 16384;  ///< request line + headers, bytes
+    std::size_t body_limit = 65536;    ///< request body, bytes
+    milliseconds header_timeout{10000};
+    milliseconds body_timeout{30000};
+    milliseconds idle_timeout{60000};
+    std::size_t max_connections = 50000;
+    milliseconds shutdown_grace{10000};
+    std::vector<std::string> cors_origins;
+};
+
+struct api_settings {
+    milliseconds slow_threshold{5000};
+    std::string default_language = "en";
+    std::size_t max_concurrent_tests = 10000;
+    unsigned tests_per_minute_per_user = 0;  ///< 0: no limit
+};
+
+struct smtp_settings {
+    std::string test_recipient = "smtp-test@superoffice.com";
+    std::string ehlo_domain;
+    bool send_message = true;
+    bool allow_private_destinations = false;
+    bool any_port = false;                   ///< allowed_ports = *
+    std::vector<std::uint16_t> allowed_ports{25, 465, 587, 2525};
+    std::vector<std::string> allow_destinations;  ///< CIDR, validated
+    std::vector<std::string> deny_destinations;   ///< CIDR, validated
+    bool allow_plaintext_auth = false;
+    bool tls_verify = true;
+    std::string ca_file;
+    std::string credentials_file = "credentials.json";
+    std::string secret_key_file;
+};
+
+struct auth_settings {
+    bool basic = true;
+    bool soticket = true;
+    bool bearer = true;
+    bool session = true;
+    std::string secret_file;
+    std::chrono::seconds ticket_ttl{28800};
+    std::string jwt_keys_file;
+    std::string jwt_issuer;
+    std::string jwt_audience;
+    std::chrono::seconds jwt_leeway{60};
+    std::vector<std::string> app_tokens;
+    bool require_app_token = false;
+    unsigned failed_logins_per_minute = 20;
+};
+
+struct log_settings {
+    enum class level { trace, debug, info, warn, error };
+    enum class format { text, json };
+    level min_level = level::info;
+    format style = format::text;
+    bool access = true;
+};
+
+struct config {
+    server_settings server;
+    api_settings api;
+    smtp_settings smtp;
+    auth_settings auth;
+    std::map<std::string, std::string> users;  ///< name -> password hash
+    log_settings log;
+};
+
+/// A configuration that cannot be used; what() names the key and the value.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Where the configuration comes from: the built-in defaults, then `file` (if not empty),
+/// then each `section.key=value` override in order.
+struct config_sources {
+    std::string file;
+    std::vector<std::string> overrides;
+};
+
+/// Reads and validates. Throws config_error on an unknown key or a bad value.
+config load_config(const config_sources& sources);
+
+/// Same as load_config, from INI text instead of a file (used by tests and embedders).
+config load_config_text(std::string_view ini_text, const std::vector<std::string>& overrides = {});
+
+/// The effective configuration as INI text, secrets (password hashes, tokens) as `***`.
+std::string effective_config_ini(const config_sources& sources);
+
+/// The built-in defaults, as INI text (config/defaults.ini).
+std::string_view default_config_ini();
+
+/// Parses one listen address; throws config_error.
+listen_address parse_listen_address(std::string_view text);
+
+}  // namespace smtpcheck

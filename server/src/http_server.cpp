@@ -1,0 +1,693 @@
+#include "smtpcheck/server/http_server.hpp"
+
+#include "smtpcheck/server/error_document.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/url/parse.hpp>
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <charconv>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+
+namespace smtpcheck::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::awaitable;
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+using local_protocol = asio::local::stream_protocol;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// A connection as the server's shutdown sees it: something it can ask to close.
+struct connection_base : std::enable_shared_from_this<connection_base> {
+    virtual ~connection_base() = default;
+    /// Posts a close to the connection's strand; with only_if_idle, a connection that is
+    /// inside a request is left to finish it.
+    virtual void post_close(bool only_if_idle) = 0;
+};
+
+template <class Stream>
+struct connection final : connection_base {
+    explicit connection(Stream s) : stream(std::move(s)) {}
+    Stream stream;
+    bool idle = true;  // only touched on the connection's strand
+
+    void post_close(bool only_if_idle) override {
+        auto self = std::static_pointer_cast<connection>(shared_from_this());
+        asio::post(stream.get_executor(), [self, only_if_idle] {
+            if (only_if_idle && !self->idle) return;
+            error_code ignored;
+            beast::get_lowest_layer(self->stream).socket().close(ignored);
+        });
+    }
+};
+
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+using unix_stream = beast::basic_stream<local_protocol>;
+
+template <class Stream>
+constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
+// RFC 9110 IMF-fixdate, rebuilt at most once a second.
+class date_header {
+public:
+    std::string_view now() {
+        std::time_t t = std::time(nullptr);
+        if (t != second_) {
+            second_ = t;
+            std::tm tm{};
+            gmtime_r(&t, &tm);
+            len_ = std::strftime(text_, sizeof text_, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        }
+        return {text_, len_};
+    }
+
+private:
+    std::time_t second_ = -1;
+    char text_[40]{};
+    std::size_t len_ = 0;
+};
+
+void append_number(std::string& out, std::uint64_t n) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    out.append(digits, end);
+}
+
+// The status line and headers from prepared pieces; no Beast serializer, no field container.
+void serialize(std::string& out, const response& r, std::string_view date, std::string_view request_id,
+               bool keep_alive, bool head) {
+    out.clear();
+    out += "HTTP/1.1 ";
+    append_number(out, static_cast<unsigned>(r.status));
+    out += ' ';
+    auto reason = http::obsolete_reason(r.status);
+    out.append(reason.data(), reason.size());
+    out += "\r\nDate: ";
+    out += date;
+    if (!r.content_type.empty()) {
+        out += "\r\nContent-Type: ";
+        out += r.content_type;
+    }
+    out += "\r\nContent-Length: ";
+    append_number(out, r.body.size());
+    out += "\r\nX-Request-Id: ";
+    out += request_id;
+    for (const auto& [name, value] : r.headers) {
+        out += "\r\n";
+        out += name;
+        out += ": ";
+        out += value;
+    }
+    out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+    if (!head) out += r.body;
+}
+
+// Client-chosen ids are echoed only when they cannot smuggle anything into headers or logs.
+bool sane_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (unsigned char c : id)
+        if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+    return true;
+}
+
+// Requests that two parsers could frame differently (RFC 9112 section 6.3, 11.2).
+std::string_view smuggling_problem(const request_header& h) {
+    std::size_t content_lengths = 0, transfer_encodings = 0;
+    std::string_view te;
+    for (const auto& f : h) {
+        if (f.name() == http::field::content_length) {
+            ++content_lengths;
+            if (f.value().find(',') != std::string_view::npos) return "a list in Content-Length";
+        } else if (f.name() == http::field::transfer_encoding) {
+            ++transfer_encodings;
+            te = f.value();
+        }
+    }
+    if (content_lengths > 1) return "more than one Content-Length";
+    if (transfer_encodings > 1) return "more than one Transfer-Encoding";
+    if (content_lengths && transfer_encodings) return "both Content-Length and Transfer-Encoding";
+    if (transfer_encodings) {
+        while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+        auto last = te.substr(te.find_last_of(", \t") == std::string_view::npos ? 0 : te.find_last_of(", \t") + 1);
+        if (!beast::iequals(last, "chunked")) return "a Transfer-Encoding that does not end in chunked";
+    }
+    return {};
+}
+
+// The target as the access log shows it: the path and the names of query parameters, never
+// their values (a query could carry a token).
+std::string loggable_target(std::string_view target) {
+    auto parsed = boost::urls::parse_origin_form(target);
+    if (!parsed) return "(malformed target)";
+    std::string out(parsed->encoded_path());
+    char sep = '?';
+    for (auto p : parsed->encoded_params()) {
+        out += sep;
+        out += p.key;
+        sep = '&';
+    }
+    return out;
+}
+
+bool is_resource_exhaustion(const error_code& ec) {
+    return ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+           ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+}  // namespace
+
+struct tcp_listener {
+    tcp::acceptor acceptor;
+    bool tls;
+};
+struct unix_listener {
+    local_protocol::acceptor acceptor;
+    std::string path;
+};
+
+struct http_server::impl : std::enable_shared_from_this<impl> {
+    impl(asio::any_io_executor ex, config c, router r, std::shared_ptr<spdlog::logger> l)
+        : executor(std::move(ex)),
+          strand(asio::make_strand(executor)),
+          cfg(std::move(c)),
+          routes(std::move(r)),
+          log(std::move(l)),
+          done_timer(strand, asio::steady_timer::time_point::max()),
+          grace_timer(strand) {
+        std::random_device rd;
+        char prefix[16];
+        std::snprintf(prefix, sizeof prefix, "%08x-", static_cast<unsigned>(rd()));
+        request_id_prefix = prefix;
+    }
+
+    asio::any_io_executor executor;
+    asio::strand<asio::any_io_executor> strand;  // listeners and the shutdown sequence
+    config cfg;
+    router routes;
+    std::shared_ptr<spdlog::logger> log;
+    std::optional<asio::ssl::context> tls_context;
+    std::vector<tcp_listener> tcp_listeners;
+    std::vector<unix_listener> unix_listeners;
+    std::vector<std::string> bound;
+
+    std::atomic<bool> is_draining{false};
+    std::atomic<std::size_t> connection_count{0};
+    std::mutex connections_mutex;
+    std::unordered_map<std::uint64_t, std::weak_ptr<connection_base>> connections;
+    std::uint64_t next_connection_id = 0;
+    std::string request_id_prefix;
+    std::atomic<std::uint64_t> request_counter{0};
+
+    asio::steady_timer done_timer;   // cancelled when the shutdown has finished
+    asio::steady_timer grace_timer;  // ends the grace period of requests in flight
+    bool stopping = false;           // on strand
+    bool finished = false;           // on strand
+
+    template <class... Args>
+    void log_at(spdlog::level::level_enum level, spdlog::format_string_t<Args...> fmt, Args&&... args) {
+        if (log) log->log(level, fmt, std::forward<Args>(args)...);
+    }
+
+    std::uint64_t register_connection(const std::shared_ptr<connection_base>& c) {
+        std::lock_guard lock(connections_mutex);
+        auto id = next_connection_id++;
+        connections.emplace(id, c);
+        ++connection_count;
+        return id;
+    }
+
+    void unregister_connection(std::uint64_t id) {
+        {
+            std::lock_guard lock(connections_mutex);
+            connections.erase(id);
+        }
+        if (--connection_count == 0 && is_draining)
+            asio::post(strand, [self = shared_from_this()] { self->check_finished(); });
+    }
+
+    void close_connections(bool only_if_idle) {
+        std::vector<std::shared_ptr<connection_base>> open;
+        {
+            std::lock_guard lock(connections_mutex);
+            for (auto& [id, weak] : connections)
+                if (auto c = weak.lock()) open.push_back(std::move(c));
+        }
+        for (auto& c : open) c->post_close(only_if_idle);
+    }
+
+    // On strand.
+    void begin_stop() {
+        if (stopping) return;
+        stopping = true;
+        is_draining = true;
+        error_code ignored;
+        for (auto& l : tcp_listeners) l.acceptor.close(ignored);
+        for (auto& l : unix_listeners) {
+            l.acceptor.close(ignored);
+            std::filesystem::remove(l.path, ignored);
+        }
+        log_at(spdlog::level::info, "draining: {} connection(s) open, grace {} ms", connection_count.load(),
+               cfg.server.shutdown_grace.count());
+        close_connections(true);
+        grace_timer.expires_after(cfg.server.shutdown_grace);
+        grace_timer.async_wait([self = shared_from_this()](error_code ec) {
+            if (ec || self->finished) return;
+            self->log_at(spdlog::level::warn, "grace period over: closing {} connection(s)",
+                         self->connection_count.load());
+            self->close_connections(false);
+        });
+        check_finished();
+    }
+
+    // On strand.
+    void check_finished() {
+        if (!stopping || finished || connection_count != 0) return;
+        finished = true;
+        grace_timer.cancel();
+        done_timer.cancel();
+        log_at(spdlog::level::info, "stopped");
+    }
+
+    std::string_view make_request_id(std::string& buffer, std::string_view from_client) {
+        // Copied, never viewed: the header it came from is gone before the response is written.
+        if (sane_request_id(from_client)) {
+            buffer.assign(from_client);
+            return buffer;
+        }
+        buffer = request_id_prefix;
+        char digits[20];
+        auto [end, ec] = std::to_chars(digits, digits + sizeof digits, ++request_counter, 16);
+        buffer.append(digits, end);
+        return buffer;
+    }
+
+    response builtin_health() const {
+        return response{http::status::ok, "text/plain; charset=utf-8", "ok", {}, false};
+    }
+    response builtin_ready() const {
+        if (!is_draining) return response{http::status::ok, "text/plain; charset=utf-8", "ready", {}, false};
+        return response{http::status::service_unavailable, "text/plain; charset=utf-8", "draining",
+                        {{"Retry-After", "1"}}, false};
+    }
+};
+
+namespace {
+
+awaitable<response> respond_now(response r) { co_return r; }
+
+// After a response that ends the connection while the client may still be sending (an
+// unread body, an error), half-close and read what is left for a bounded time: closing a
+// socket with unread data makes the kernel send RST, which can destroy the response before
+// the client has read it.
+template <class Stream>
+awaitable<void> linger_close(Stream& stream) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    error_code ec;
+    lowest.socket().shutdown(asio::socket_base::shutdown_send, ec);
+    if (!ec) {
+        lowest.expires_after(std::chrono::milliseconds(500));
+        char sink[4096];
+        std::size_t total = 0;
+        while (total < (1u << 20)) {
+            auto [rec, n] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
+            if (rec) break;
+            total += n;
+        }
+    }
+    lowest.socket().close(ec);
+}
+
+template <class Stream>
+awaitable<void> write_all(Stream& stream, const std::string& bytes, milliseconds timeout, error_code& ec) {
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    auto [wec, n] = co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
+    ec = wec;
+}
+
+// One connection: requests in turn (pipelined ones from the buffer), under the deadlines of
+// server_settings. Runs on the connection's strand.
+template <class Stream>
+awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::shared_ptr<connection<Stream>> conn,
+                                 std::string peer) {
+    auto& stream = conn->stream;
+    auto& lowest = beast::get_lowest_layer(stream);
+    const server_settings& limits = srv->cfg.server;
+    const bool access_log = srv->cfg.log.access && srv->log;
+    const std::uint64_t id = srv->register_connection(conn);
+
+    beast::flat_buffer buffer(limits.header_limit + limits.body_limit + 16384);
+    std::string out;
+    out.reserve(1024);
+    std::string id_buffer;
+    date_header date;
+    bool linger = false;
+
+    try {
+        // The first header (and the TLS handshake before it) must arrive within
+        // header_timeout counted from accept.
+        lowest.expires_after(limits.header_timeout);
+        if constexpr (is_tls<Stream>) {
+            auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+            if (ec) {
+                srv->log_at(spdlog::level::debug, "TLS handshake with {} failed: {}", peer, ec.message());
+                co_return srv->unregister_connection(id);
+            }
+        }
+
+        for (bool first = true;; first = false) {
+            conn->idle = true;
+            if (srv->is_draining) break;
+            if (!first) {
+                if (buffer.size() == 0) {
+                    // Keep-alive: wait for the first byte of the next request.
+                    lowest.expires_after(limits.idle_timeout);
+                    auto room = std::min<std::size_t>(4096, buffer.max_size() - buffer.size());
+                    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
+                    if (ec) break;
+                    buffer.commit(n);
+                }
+                lowest.expires_after(limits.header_timeout);
+            }
+
+            http::request_parser<http::string_body> parser;
+            parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+            parser.body_limit(limits.body_limit);
+            auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+            conn->idle = false;
+            const auto started = std::chrono::steady_clock::now();
+
+            response res;
+            bool respond_early = true;
+            if (hec) {
+                if (hec == http::error::end_of_stream || hec == asio::error::eof ||
+                    hec == asio::error::operation_aborted || hec == beast::error::timeout ||
+                    hec == asio::error::connection_reset)
+                    break;  // the client left, the server is stopping, or slowloris: nothing to answer
+                if (hec == http::error::header_limit || hec == http::error::buffer_overflow)
+                    res = error_response(http::status::request_header_fields_too_large,
+                                         "The request header is larger than the server accepts.", "http");
+                else if (hec == http::error::body_limit)
+                    res = error_response(http::status::payload_too_large,
+                                         "The request body is larger than the server accepts.", "http");
+                else
+                    res = error_response(http::status::bad_request, "The request is not valid HTTP/1.1.", "http");
+                res.close = true;
+                linger = true;
+            } else if (auto problem = smuggling_problem(parser.get().base()); !problem.empty()) {
+                srv->log_at(spdlog::level::debug, "refused request from {}: {}", peer, problem);
+                res = error_response(http::status::bad_request,
+                                     "The request's message framing is ambiguous and was refused.", "http");
+                res.close = true;
+                linger = true;
+            } else {
+                respond_early = false;
+            }
+
+            // Taken now: the header moves out of the parser with the request.
+            const http::verb method = hec ? http::verb::unknown : parser.get().method();
+            const std::string logged_target =
+                access_log && !hec ? loggable_target(parser.get().target()) : std::string("-");
+
+            request_context ctx;
+            ctx.peer = peer;
+            ctx.tls = is_tls<Stream>;
+            const auto& header = parser.get().base();
+            const bool request_keep_alive = !hec && parser.get().keep_alive();
+            ctx.request_id = srv->make_request_id(id_buffer, hec ? std::string_view() : std::string_view(header["X-Request-Id"]));
+            const bool head = method == http::verb::head;
+
+            if (!respond_early) {
+                auto match = srv->routes.match(header.method(), header.target());
+                if (!match.handler) {
+                    respond_early = true;
+                    if (match.status == http::status::method_not_allowed) {
+                        res = error_response(match.status, "The method is not allowed on this resource.", "router");
+                        res.headers.emplace_back("Allow", match.allow);
+                    } else if (match.status == http::status::not_found) {
+                        res = error_response(match.status, "No resource matches the request.", "router");
+                    } else {
+                        res = error_response(match.status, "The request target is malformed.", "router");
+                    }
+                } else if (match.handler->on_header) {
+                    auto early = co_await match.handler->on_header(ctx, header);
+                    if (early) {
+                        respond_early = true;
+                        res = std::move(*early);
+                    }
+                }
+                if (respond_early && !parser.is_done()) {
+                    // The body stays unread, so the connection cannot carry another request.
+                    res.close = true;
+                    linger = true;
+                }
+
+                if (!respond_early) {
+                    if (!parser.is_done()) {
+                        if (beast::iequals(header[http::field::expect], "100-continue")) {
+                            error_code wec;
+                            static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+                            co_await write_all(stream, continue_line, limits.body_timeout, wec);
+                            if (wec) break;
+                        }
+                        lowest.expires_after(limits.body_timeout);
+                        auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+                        if (bec == beast::error::timeout || bec == asio::error::operation_aborted ||
+                            bec == http::error::end_of_stream || bec == asio::error::eof)
+                            break;
+                        if (bec) {
+                            res = bec == http::error::body_limit
+                                      ? error_response(http::status::payload_too_large,
+                                                       "The request body is larger than the server accepts.", "http")
+                                      : error_response(http::status::bad_request,
+                                                       "The request body is not valid HTTP/1.1.", "http");
+                            res.close = true;
+                            linger = true;
+                            respond_early = true;
+                        }
+                    }
+                    if (!respond_early) {
+                        lowest.expires_never();
+                        request req = parser.release();
+                        try {
+                            res = co_await match.handler->on_request(ctx, req);
+                        } catch (const std::exception& e) {
+                            srv->log_at(spdlog::level::err, "request {} failed: {}", ctx.request_id, e.what());
+                            res = error_response(http::status::internal_server_error,
+                                                 "The server could not complete the request.", "server");
+                        }
+                    }
+                }
+            }
+
+            const bool keep_alive = !res.close && !hec && request_keep_alive && !srv->is_draining;
+            serialize(out, res, date.now(), ctx.request_id, keep_alive, head);
+            error_code wec;
+            co_await write_all(stream, out, limits.body_timeout, wec);
+            if (access_log) {
+                auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
+                srv->log->info("access {} {} {} {}B {:.1f}ms id={} peer={}",
+                               hec ? std::string_view("-") : std::string_view(http::to_string(method)),
+                               logged_target,
+                               static_cast<unsigned>(res.status), head ? 0 : res.body.size(), ms.count(),
+                               ctx.request_id, peer);
+            }
+            if (wec || !keep_alive) break;
+        }
+    } catch (const std::exception& e) {
+        srv->log_at(spdlog::level::err, "connection from {} failed: {}", peer, e.what());
+    }
+
+    if (linger) co_await linger_close(stream);
+    error_code ignored;
+    lowest.socket().shutdown(asio::socket_base::shutdown_both, ignored);
+    lowest.socket().close(ignored);
+    srv->unregister_connection(id);
+}
+
+template <class Protocol, class Acceptor, class Spawn>
+awaitable<void> accept_loop(std::shared_ptr<http_server::impl> srv, Acceptor& acceptor, Spawn spawn) {
+    asio::steady_timer backoff(srv->strand);
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(srv->executor), use_tuple);
+        if (!acceptor.is_open() || srv->is_draining) break;
+        if (ec) {
+            if (is_resource_exhaustion(ec)) {
+                // EMFILE and friends: the pending connection stays queued; try again shortly
+                // instead of spinning or giving up.
+                srv->log_at(spdlog::level::warn, "accept: {}; retrying in 100 ms", ec.message());
+                backoff.expires_after(std::chrono::milliseconds(100));
+                co_await backoff.async_wait(use_tuple);
+            }
+            continue;
+        }
+        if (srv->connection_count >= srv->cfg.server.max_connections) {
+            srv->log_at(spdlog::level::warn, "refused a connection: server.max_connections ({}) reached",
+                        srv->cfg.server.max_connections);
+            error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        spawn(typename Protocol::socket(std::move(socket)));
+    }
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+    auto a = ep.address();
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+http_server::http_server(asio::any_io_executor executor, config cfg, router routes,
+                         std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_shared<impl>(std::move(executor), std::move(cfg), std::move(routes), std::move(log))) {
+    impl* self = impl_.get();
+    // The router lives inside impl, so these raw pointers never outlive it.
+    impl_->routes.add(route_scope::root, "/healthz", http::verb::get,
+                      {nullptr, [self](request_context&, request&) { return respond_now(self->builtin_health()); }});
+    impl_->routes.add(route_scope::root, "/readyz", http::verb::get,
+                      {nullptr, [self](request_context&, request&) { return respond_now(self->builtin_ready()); }});
+}
+
+http_server::~http_server() { stop(); }
+
+void http_server::start() {
+    auto& s = *impl_;
+    const auto& cfg = s.cfg.server;
+    if (!cfg.tls_listen.empty()) {
+        s.tls_context.emplace(asio::ssl::context::tls_server);
+        auto& ctx = *s.tls_context;
+        ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+        try {
+            ctx.use_certificate_chain_file(cfg.tls_cert);
+            ctx.use_private_key_file(cfg.tls_key, asio::ssl::context::pem);
+        } catch (const boost::system::system_error& e) {
+            throw config_error("server.tls_cert / server.tls_key: " + std::string(e.what()));
+        }
+    }
+
+    auto bind_tcp = [&](const listen_address& a, bool tls) {
+        tcp::endpoint ep(asio::ip::make_address(a.host), a.port);
+        tcp::acceptor acceptor(s.strand);
+        acceptor.open(ep.protocol());
+        acceptor.set_option(asio::socket_base::reuse_address(true));
+        acceptor.bind(ep);
+        acceptor.listen(asio::socket_base::max_listen_connections);
+        s.bound.push_back((tls ? "https://" : "http://") + endpoint_text(acceptor.local_endpoint()));
+        s.tcp_listeners.push_back({std::move(acceptor), tls});
+    };
+    s.tcp_listeners.reserve(cfg.listen.size() + cfg.tls_listen.size());
+    for (const auto& a : cfg.listen) {
+        if (a.type == listen_address::kind::tcp) {
+            bind_tcp(a, false);
+            continue;
+        }
+        std::error_code fec;
+        if (std::filesystem::is_socket(a.path, fec)) std::filesystem::remove(a.path, fec);  // stale
+        local_protocol::acceptor acceptor(s.strand);
+        local_protocol::endpoint ep(a.path);
+        acceptor.open(ep.protocol());
+        acceptor.bind(ep);
+        acceptor.listen(asio::socket_base::max_listen_connections);
+        s.bound.push_back("unix:" + a.path);
+        s.unix_listeners.push_back({std::move(acceptor), a.path});
+    }
+    for (const auto& a : cfg.tls_listen) {
+        if (a.type != listen_address::kind::tcp) throw config_error("server.tls_listen: unix sockets are not served with TLS");
+        bind_tcp(a, true);
+    }
+
+    auto self = impl_;
+    for (auto& l : s.tcp_listeners) {
+        if (l.tls) {
+            asio::co_spawn(s.strand,
+                           accept_loop<tcp>(self, l.acceptor,
+                                            [self](tcp::socket socket) {
+                                                error_code ec;
+                                                socket.set_option(tcp::no_delay(true), ec);
+                                                auto peer = socket.remote_endpoint(ec).address().to_string();
+                                                auto c = std::make_shared<connection<tls_stream>>(
+                                                    tls_stream(beast::tcp_stream(std::move(socket)), *self->tls_context));
+                                                auto ex = c->stream.get_executor();
+                                                asio::co_spawn(ex, serve_connection(self, c, std::move(peer)),
+                                                               asio::detached);
+                                            }),
+                           asio::detached);
+        } else {
+            asio::co_spawn(s.strand,
+                           accept_loop<tcp>(self, l.acceptor,
+                                            [self](tcp::socket socket) {
+                                                error_code ec;
+                                                socket.set_option(tcp::no_delay(true), ec);
+                                                auto peer = socket.remote_endpoint(ec).address().to_string();
+                                                auto c = std::make_shared<connection<beast::tcp_stream>>(
+                                                    beast::tcp_stream(std::move(socket)));
+                                                auto ex = c->stream.get_executor();
+                                                asio::co_spawn(ex, serve_connection(self, c, std::move(peer)),
+                                                               asio::detached);
+                                            }),
+                           asio::detached);
+        }
+    }
+    for (auto& l : s.unix_listeners) {
+        asio::co_spawn(s.strand,
+                       accept_loop<local_protocol>(self, l.acceptor,
+                                                   [self](local_protocol::socket socket) {
+                                                       auto c = std::make_shared<connection<unix_stream>>(
+                                                           unix_stream(std::move(socket)));
+                                                       auto ex = c->stream.get_executor();
+                                                       asio::co_spawn(ex, serve_connection(self, c, std::string("unix")),
+                                                                      asio::detached);
+                                                   }),
+                       asio::detached);
+    }
+    for (const auto& b : s.bound) s.log_at(spdlog::level::info, "listening on {}", b);
+}
+
+std::vector<std::string> http_server::local_addresses() const { return impl_->bound; }
+
+void http_server::stop() {
+    asio::post(impl_->strand, [self = impl_] { self->begin_stop(); });
+}
+
+namespace {
+awaitable<void> wait_on_strand(std::shared_ptr<http_server::impl> self) {
+    while (!self->finished) co_await self->done_timer.async_wait(use_tuple);
+}
+}  // namespace
+
+awaitable<void> http_server::wait() { co_await asio::co_spawn(impl_->strand, wait_on_strand(impl_), asio::use_awaitable); }
+
+bool http_server::draining() const { return impl_->is_draining; }
+
+std::size_t http_server::open_connections() const { return impl_->connection_count; }
+
+}  // namespace smtpcheck::server
