@@ -3,6 +3,9 @@
 #include "smtpcheck/server/error_document.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -47,8 +50,11 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 struct connection_base : std::enable_shared_from_this<connection_base> {
     virtual ~connection_base() = default;
     /// Posts a close to the connection's strand; with only_if_idle, a connection that is
-    /// inside a request is left to finish it.
+    /// inside a request is left to finish it, otherwise its handler is cancelled too.
     virtual void post_close(bool only_if_idle) = 0;
+    /// Bound to the connection's coroutine: a terminal cancellation reaches whatever the
+    /// request's handler is waiting for.
+    asio::cancellation_signal cancel;
 };
 
 template <class Stream>
@@ -63,6 +69,7 @@ struct connection final : connection_base {
             if (only_if_idle && !self->idle) return;
             error_code ignored;
             beast::get_lowest_layer(self->stream).socket().close(ignored);
+            if (!only_if_idle) self->cancel.emit(asio::cancellation_type::terminal);
         });
     }
 };
@@ -359,7 +366,15 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
     auto& lowest = beast::get_lowest_layer(stream);
     const server_settings& limits = srv->cfg.server;
     const bool access_log = srv->cfg.log.access && srv->log;
-    const std::uint64_t id = srv->register_connection(conn);
+    // Unregistered when the frame goes, however the coroutine ends.
+    struct registration {
+        http_server::impl& srv;
+        std::uint64_t id;
+        ~registration() { srv.unregister_connection(id); }
+    } registered{*srv, srv->register_connection(conn)};
+    // After a cancellation the remaining operations fail on the closed socket instead of
+    // throwing, so the connection still ends through the normal path.
+    co_await asio::this_coro::throw_if_cancelled(false);
 
     beast::flat_buffer buffer(limits.header_limit + limits.body_limit + 16384);
     std::string out;
@@ -376,30 +391,29 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
             if (ec) {
                 srv->log_at(spdlog::level::debug, "TLS handshake with {} failed: {}", peer, ec.message());
-                co_return srv->unregister_connection(id);
+                co_return;
             }
         }
 
         for (bool first = true;; first = false) {
+            // Idle until the first byte of a request arrives: a stopping server closes idle
+            // connections at once and lets the others finish their request.
             conn->idle = true;
             if (srv->is_draining) break;
-            if (!first) {
-                if (buffer.size() == 0) {
-                    // Keep-alive: wait for the first byte of the next request.
-                    lowest.expires_after(limits.idle_timeout);
-                    auto room = std::min<std::size_t>(4096, buffer.max_size() - buffer.size());
-                    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
-                    if (ec) break;
-                    buffer.commit(n);
-                }
-                lowest.expires_after(limits.header_timeout);
+            if (buffer.size() == 0) {
+                if (!first) lowest.expires_after(limits.idle_timeout);
+                auto room = std::min<std::size_t>(4096, buffer.max_size() - buffer.size());
+                auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
+                if (ec) break;
+                buffer.commit(n);
             }
+            conn->idle = false;
+            if (!first) lowest.expires_after(limits.header_timeout);
 
             http::request_parser<http::string_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
             parser.body_limit(limits.body_limit);
             auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-            conn->idle = false;
             const auto started = std::chrono::steady_clock::now();
 
             response res;
@@ -497,7 +511,8 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                         try {
                             res = co_await match.handler->on_request(ctx, req);
                         } catch (const std::exception& e) {
-                            srv->log_at(spdlog::level::err, "request {} failed: {}", ctx.request_id, e.what());
+                            srv->log_at(srv->is_draining ? spdlog::level::info : spdlog::level::err,
+                                        "request {} failed: {}", ctx.request_id, e.what());
                             res = error_response(http::status::internal_server_error,
                                                  "The server could not complete the request.", "server");
                         }
@@ -527,7 +542,6 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
     error_code ignored;
     lowest.socket().shutdown(asio::socket_base::shutdown_both, ignored);
     lowest.socket().close(ignored);
-    srv->unregister_connection(id);
 }
 
 template <class Protocol, class Acceptor, class Spawn>
@@ -555,6 +569,15 @@ awaitable<void> accept_loop(std::shared_ptr<http_server::impl> srv, Acceptor& ac
         }
         spawn(typename Protocol::socket(std::move(socket)));
     }
+}
+
+template <class Stream>
+void spawn_connection(std::shared_ptr<http_server::impl> srv, Stream stream, std::string peer) {
+    auto c = std::make_shared<connection<Stream>>(std::move(stream));
+    auto executor = c->stream.get_executor();
+    auto slot = c->cancel.slot();
+    asio::co_spawn(executor, serve_connection(std::move(srv), std::move(c), std::move(peer)),
+                   asio::bind_cancellation_slot(slot, asio::detached));
 }
 
 std::string endpoint_text(const tcp::endpoint& ep) {
@@ -627,47 +650,23 @@ void http_server::start() {
 
     auto self = impl_;
     for (auto& l : s.tcp_listeners) {
-        if (l.tls) {
-            asio::co_spawn(s.strand,
-                           accept_loop<tcp>(self, l.acceptor,
-                                            [self](tcp::socket socket) {
-                                                error_code ec;
-                                                socket.set_option(tcp::no_delay(true), ec);
-                                                auto peer = socket.remote_endpoint(ec).address().to_string();
-                                                auto c = std::make_shared<connection<tls_stream>>(
-                                                    tls_stream(beast::tcp_stream(std::move(socket)), *self->tls_context));
-                                                auto ex = c->stream.get_executor();
-                                                asio::co_spawn(ex, serve_connection(self, c, std::move(peer)),
-                                                               asio::detached);
-                                            }),
-                           asio::detached);
-        } else {
-            asio::co_spawn(s.strand,
-                           accept_loop<tcp>(self, l.acceptor,
-                                            [self](tcp::socket socket) {
-                                                error_code ec;
-                                                socket.set_option(tcp::no_delay(true), ec);
-                                                auto peer = socket.remote_endpoint(ec).address().to_string();
-                                                auto c = std::make_shared<connection<beast::tcp_stream>>(
-                                                    beast::tcp_stream(std::move(socket)));
-                                                auto ex = c->stream.get_executor();
-                                                asio::co_spawn(ex, serve_connection(self, c, std::move(peer)),
-                                                               asio::detached);
-                                            }),
-                           asio::detached);
-        }
+        auto on_accept = [self, tls = l.tls](tcp::socket socket) {
+            error_code ec;
+            socket.set_option(tcp::no_delay(true), ec);
+            auto peer = socket.remote_endpoint(ec).address().to_string();
+            if (tls)
+                spawn_connection(self, tls_stream(beast::tcp_stream(std::move(socket)), *self->tls_context),
+                                 std::move(peer));
+            else
+                spawn_connection(self, beast::tcp_stream(std::move(socket)), std::move(peer));
+        };
+        asio::co_spawn(s.strand, accept_loop<tcp>(self, l.acceptor, on_accept), asio::detached);
     }
     for (auto& l : s.unix_listeners) {
-        asio::co_spawn(s.strand,
-                       accept_loop<local_protocol>(self, l.acceptor,
-                                                   [self](local_protocol::socket socket) {
-                                                       auto c = std::make_shared<connection<unix_stream>>(
-                                                           unix_stream(std::move(socket)));
-                                                       auto ex = c->stream.get_executor();
-                                                       asio::co_spawn(ex, serve_connection(self, c, std::string("unix")),
-                                                                      asio::detached);
-                                                   }),
-                       asio::detached);
+        auto on_accept = [self](local_protocol::socket socket) {
+            spawn_connection(self, unix_stream(std::move(socket)), "unix");
+        };
+        asio::co_spawn(s.strand, accept_loop<local_protocol>(self, l.acceptor, on_accept), asio::detached);
     }
     for (const auto& b : s.bound) s.log_at(spdlog::level::info, "listening on {}", b);
 }

@@ -1,0 +1,69 @@
+#include "smtpcheck/server/router.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace smtpcheck::server;
+using boost::beast::http::status;
+using boost::beast::http::verb;
+
+namespace {
+route_handler handler() { return {nullptr, nullptr}; }
+
+router sample(std::string base = "") {
+    router r(std::move(base));
+    r.add(route_scope::api, "/api/v1/Agents/CustomerService/TestSmtpServer", verb::post, handler());
+    r.add(route_scope::api, "/api/v1/Agents/CustomerService/TestSmtpServer", verb::get, handler());
+    r.add(route_scope::root, "/healthz", verb::get, handler());
+    return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(router)
+
+BOOST_AUTO_TEST_CASE(paths_match_case_insensitively_with_one_trailing_slash) {
+    auto r = sample();
+    BOOST_TEST(r.match(verb::post, "/api/v1/Agents/CustomerService/TestSmtpServer").handler != nullptr);
+    BOOST_TEST(r.match(verb::post, "/API/V1/agents/customerservice/testsmtpserver").handler != nullptr);
+    BOOST_TEST(r.match(verb::post, "/api/v1/Agents/CustomerService/TestSmtpServer/").handler != nullptr);
+    BOOST_TEST((r.match(verb::post, "/api/v1/Agents/CustomerService/TestSmtpServer//").status == status::not_found));
+    BOOST_TEST((r.match(verb::post, "/api/v1/Agents/CustomerService").status == status::not_found));
+    BOOST_TEST((r.match(verb::post, "/api/v1/Agents/CustomerService/TestSmtpServerX").status == status::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(the_query_is_not_part_of_the_path) {
+    auto r = sample();
+    BOOST_TEST(r.match(verb::get, "/healthz?verbose=1").handler != nullptr);
+    BOOST_TEST(r.match(verb::post, "/api/v1/Agents/CustomerService/TestSmtpServer?$select=Success").handler != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(percent_encoded_paths_are_compared_decoded) {
+    auto r = sample();
+    BOOST_TEST(r.match(verb::get, "/%68ealthz").handler != nullptr);
+    BOOST_TEST((r.match(verb::get, "/%zzhealthz").status == status::bad_request));
+}
+
+BOOST_AUTO_TEST_CASE(other_methods_get_405_with_the_allowed_ones) {
+    auto r = sample();
+    auto m = r.match(verb::delete_, "/api/v1/agents/customerservice/testsmtpserver");
+    BOOST_TEST((m.status == status::method_not_allowed));
+    BOOST_TEST(m.allow == "POST, GET, HEAD");
+    auto h = r.match(verb::post, "/healthz");
+    BOOST_TEST((h.status == status::method_not_allowed));
+    BOOST_TEST(h.allow == "GET, HEAD");
+}
+
+BOOST_AUTO_TEST_CASE(head_is_answered_by_the_get_handler) {
+    auto r = sample();
+    BOOST_TEST(r.match(verb::head, "/healthz").handler == r.match(verb::get, "/healthz").handler);
+}
+
+BOOST_AUTO_TEST_CASE(base_path_prefixes_api_routes_only) {
+    auto r = sample("/Cust12345");
+    BOOST_TEST(r.match(verb::post, "/Cust12345/api/v1/Agents/CustomerService/TestSmtpServer").handler != nullptr);
+    BOOST_TEST(r.match(verb::post, "/cust12345/API/v1/Agents/CustomerService/TestSmtpServer").handler != nullptr);
+    BOOST_TEST((r.match(verb::post, "/api/v1/Agents/CustomerService/TestSmtpServer").status == status::not_found));
+    BOOST_TEST(r.match(verb::get, "/healthz").handler != nullptr);
+    BOOST_TEST((r.match(verb::get, "/Cust12345/healthz").status == status::not_found));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
