@@ -20,7 +20,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <spdlog/logger.h>
@@ -207,6 +206,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
           log(std::move(l)),
           done_timer(strand, asio::steady_timer::time_point::max()),
           grace_timer(strand) {
+        single_threaded = cfg.server.threads == 1;
         std::random_device rd;
         char prefix[16];
         std::snprintf(prefix, sizeof prefix, "%08x-", static_cast<unsigned>(rd()));
@@ -215,6 +215,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 
     asio::any_io_executor executor;
     asio::strand<asio::any_io_executor> strand;  // listeners and the shutdown sequence
+    bool single_threaded = false;                // server.threads == 1: no strand per connection
     config cfg;
     router routes;
     std::shared_ptr<spdlog::logger> log;
@@ -350,6 +351,36 @@ awaitable<void> linger_close(Stream& stream) {
     lowest.socket().close(ec);
 }
 
+// Feeds the parser what is buffered and reads more only when it needs more: Beast's parser
+// is sans-I/O, and driving it here spares a composed operation (and the post of its
+// immediate completion) per request when a pipelined or already-read request is waiting.
+template <class Stream>
+awaitable<error_code> read_message_part(Stream& stream, beast::flat_buffer& buffer,
+                                        http::request_parser<http::string_body>& parser, bool header_only) {
+    parser.eager(!header_only);
+    for (;;) {
+        if (buffer.size() > 0) {
+            error_code ec;
+            auto used = parser.put(buffer.data(), ec);
+            buffer.consume(used);
+            if (ec && ec != http::error::need_more) co_return ec;
+            if (header_only ? parser.is_header_done() : parser.is_done()) co_return error_code{};
+            if (used > 0 && buffer.size() > 0) continue;
+        }
+        if (buffer.size() == buffer.max_size()) co_return http::error::buffer_overflow;
+        auto room = std::min<std::size_t>(16384, buffer.max_size() - buffer.size());
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
+        if (ec == asio::error::eof) {
+            if (!parser.got_some()) co_return http::error::end_of_stream;
+            error_code eof_ec;
+            parser.put_eof(eof_ec);
+            co_return eof_ec ? eof_ec : error_code(http::error::partial_message);
+        }
+        if (ec) co_return ec;
+        buffer.commit(n);
+    }
+}
+
 template <class Stream>
 awaitable<void> write_all(Stream& stream, const std::string& bytes, milliseconds timeout, error_code& ec) {
     beast::get_lowest_layer(stream).expires_after(timeout);
@@ -413,7 +444,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             http::request_parser<http::string_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
             parser.body_limit(limits.body_limit);
-            auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+            const error_code hec = co_await read_message_part(stream, buffer, parser, true);
             const auto started = std::chrono::steady_clock::now();
 
             response res;
@@ -490,7 +521,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                             if (wec) break;
                         }
                         lowest.expires_after(limits.body_timeout);
-                        auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+                        const error_code bec = co_await read_message_part(stream, buffer, parser, false);
                         if (bec == beast::error::timeout || bec == asio::error::operation_aborted ||
                             bec == http::error::end_of_stream || bec == asio::error::eof)
                             break;
@@ -548,7 +579,12 @@ template <class Protocol, class Acceptor, class Spawn>
 awaitable<void> accept_loop(std::shared_ptr<http_server::impl> srv, Acceptor& acceptor, Spawn spawn) {
     asio::steady_timer backoff(srv->strand);
     for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(srv->executor), use_tuple);
+        // A strand per connection only when several threads run the context: with one
+        // thread the executor already serializes everything, and a strand costs a
+        // type-erased copy and a dispatch on every operation.
+        asio::any_io_executor connection_executor =
+            srv->single_threaded ? srv->executor : asio::any_io_executor(asio::make_strand(srv->executor));
+        auto [ec, socket] = co_await acceptor.async_accept(connection_executor, use_tuple);
         if (!acceptor.is_open() || srv->is_draining) break;
         if (ec) {
             if (is_resource_exhaustion(ec)) {
@@ -567,7 +603,7 @@ awaitable<void> accept_loop(std::shared_ptr<http_server::impl> srv, Acceptor& ac
             socket.close(ignored);
             continue;
         }
-        spawn(typename Protocol::socket(std::move(socket)));
+        spawn(std::move(socket));
     }
 }
 

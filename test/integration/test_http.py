@@ -380,6 +380,33 @@ class Shutdown(unittest.TestCase):
             self.assertTrue(server.wait_for_log("grace period over"))
 
 
+class SingleThread(unittest.TestCase):
+    """server.threads = 1 runs connections without strands: the same behaviour must hold."""
+
+    def test_pipelining_concurrency_and_drain_with_one_thread(self):
+        with Server("server.threads=1") as server:
+            self.assertTrue(server.wait_for_log("serving with 1 thread"))
+            c = RawClient(server.port)
+            c.send(GET_HEALTH * 3)
+            self.assertEqual([c.read_response().status for _ in range(3)], [200, 200, 200])
+            results = []
+            threads = [threading.Thread(target=lambda: results.append(curl(server.url + "/healthz").status))
+                       for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(results, [200] * 8)
+            inflight = RawClient(server.port)
+            inflight.send(b"GET /readyz HTTP/1.1\r\n")
+            time.sleep(0.2)
+            server.signal(signal.SIGTERM)
+            self.assertTrue(c.closed_by_server(3))
+            inflight.send(b"Host: t\r\n\r\n")
+            self.assertEqual(inflight.read_response().status, 503)
+            self.assertEqual(server.stop(), 0)
+
+
 class Logging(unittest.TestCase):
     def test_access_log_has_one_line_per_request_without_secrets(self):
         with Server() as server:
