@@ -93,6 +93,12 @@ struct host_program {
         for (auto& s : servers) asio::co_spawn(io, s->wait(), asio::detached);
         thread = std::thread([this] { io.run(); });
     }
+    // One server with the test routes, running; returns its port.
+    unsigned short run_one(config cfg) {
+        add(std::move(cfg), test_routes("a"));
+        run();
+        return port_of(*servers.back());
+    }
     void stop_all() {
         for (auto& s : servers) s->stop();
     }
@@ -225,10 +231,9 @@ BOOST_AUTO_TEST_CASE(the_grace_period_cancels_what_is_left) {
 
 BOOST_AUTO_TEST_CASE(expect_100_continue_comes_after_the_header_checks) {
     host_program host;
-    auto& s = host.add(test_config(), test_routes("a"));
-    host.run();
+    auto port = host.run_one(test_config());
 
-    client c(port_of(s));
+    client c(port);
     c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     BOOST_TEST(c.read_header_block() == "HTTP/1.1 100 Continue\r\n\r\n");
     c.send("hello");
@@ -236,7 +241,7 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_comes_after_the_header_checks) {
     BOOST_TEST(res.result_int() == 200);
     BOOST_TEST(res.body() == "hello");
 
-    client denied(port_of(s));
+    client denied(port);
     denied.send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Deny: 1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     auto refusal = denied.read();  // at once, without 100 Continue and without the body
     BOOST_TEST(refusal.result_int() == 401);
@@ -245,16 +250,15 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_comes_after_the_header_checks) {
 
 BOOST_AUTO_TEST_CASE(chunked_request_bodies_are_read_whole_and_bounded) {
     host_program host;
-    auto& s = host.add(test_config({"server.body_limit=16"}), test_routes("a"));
-    host.run();
+    auto port = host.run_one(test_config({"server.body_limit=16"}));
 
-    client c(port_of(s));
+    client c(port);
     c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
     auto res = c.read();
     BOOST_TEST(res.body() == "hello world");
     BOOST_TEST(res.keep_alive());
 
-    client big(port_of(s));
+    client big(port);
     big.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n");
     auto refused = big.read();
     BOOST_TEST(refused.result_int() == 413);
@@ -264,9 +268,7 @@ BOOST_AUTO_TEST_CASE(chunked_request_bodies_are_read_whole_and_bounded) {
 
 BOOST_AUTO_TEST_CASE(a_failing_handler_gives_500_without_internals_and_the_server_goes_on) {
     host_program host;
-    auto& s = host.add(test_config(), test_routes("a"));
-    host.run();
-    client c(port_of(s));
+    client c(host.run_one(test_config()));
     c.send("GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     auto res = c.read();
     BOOST_TEST(res.result_int() == 500);
