@@ -1,0 +1,51 @@
+// Where an SMTP test may connect (SPEC 3.6), decided on resolved addresses before connecting.
+#pragma once
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smtpcheck::smtp {
+
+struct destination_rules {
+    bool allow_private = false;  ///< loopback and private ranges
+    bool any_port = false;
+    std::vector<std::uint16_t> allowed_ports{25, 465, 587, 2525};
+    std::vector<std::string> allow;  ///< CIDR; overrides the built-in ranges
+    std::vector<std::string> deny;   ///< CIDR; overrides everything else
+};
+
+class destination_policy {
+public:
+    enum class verdict {
+        allowed,
+        port_not_allowed,
+        always_denied,   ///< unspecified, link-local, multicast, broadcast, reserved
+        private_range,   ///< loopback or private, and allow_private is off
+        denied_by_list,  ///< smtp.deny_destinations
+    };
+
+    /// Throws std::invalid_argument naming a CIDR that does not parse.
+    explicit destination_policy(const destination_rules& rules);
+
+    bool port_allowed(std::uint16_t port) const;
+    /// IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses are judged as the
+    /// IPv4 address they carry.
+    verdict check(const boost::asio::ip::address& address, std::uint16_t port) const;
+
+    static std::string_view describe(verdict v);
+
+private:
+    bool allow_private_;
+    bool any_port_;
+    std::vector<std::uint16_t> ports_;
+    std::vector<boost::asio::ip::network_v4> allow4_, deny4_;
+    std::vector<boost::asio::ip::network_v6> allow6_, deny6_;
+};
+
+}  // namespace smtpcheck::smtp

@@ -1,0 +1,113 @@
+#include "smtpcheck/smtp/destination_policy.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace smtpcheck::smtp {
+namespace {
+
+namespace ip = boost::asio::ip;
+
+struct range4 {
+    const char* cidr;
+    bool always;  ///< false: private, allowed with allow_private
+};
+
+// IANA special-purpose IPv4 space that a mail server on the Internet never lives in.
+constexpr range4 ranges4[] = {
+    {"0.0.0.0/8", true},        {"169.254.0.0/16", true},   {"224.0.0.0/4", true},
+    {"240.0.0.0/4", true},      {"255.255.255.255/32", true}, {"192.0.0.0/24", true},
+    {"192.0.2.0/24", true},     {"198.18.0.0/15", true},    {"198.51.100.0/24", true},
+    {"203.0.113.0/24", true},   {"127.0.0.0/8", false},     {"10.0.0.0/8", false},
+    {"172.16.0.0/12", false},   {"192.168.0.0/16", false},  {"100.64.0.0/10", false},
+};
+
+struct range6 {
+    const char* cidr;
+    bool always;
+};
+
+constexpr range6 ranges6[] = {
+    {"::/128", true},      {"fe80::/10", true}, {"ff00::/8", true}, {"100::/64", true},
+    {"2001:db8::/32", true}, {"::1/128", false}, {"fc00::/7", false},
+};
+
+template <class Network, class Address>
+bool in(const Network& n, const Address& a) {
+    return Network(a, n.prefix_length()).canonical() == n.canonical();
+}
+
+
+}  // namespace
+
+destination_policy::destination_policy(const destination_rules& rules)
+    : allow_private_(rules.allow_private), any_port_(rules.any_port), ports_(rules.allowed_ports) {
+    auto add = [](const std::vector<std::string>& cidrs, auto& v4, auto& v6) {
+        for (const auto& c : cidrs) {
+            boost::system::error_code ec;
+            if (c.find(':') != std::string::npos) {
+                auto n = ip::make_network_v6(c, ec);
+                if (!ec) v6.push_back(n);
+            } else {
+                auto n = ip::make_network_v4(c, ec);
+                if (!ec) v4.push_back(n);
+            }
+            if (ec) throw std::invalid_argument("not a CIDR network: " + c);
+        }
+    };
+    add(rules.allow, allow4_, allow6_);
+    add(rules.deny, deny4_, deny6_);
+}
+
+bool destination_policy::port_allowed(std::uint16_t port) const {
+    return any_port_ || std::find(ports_.begin(), ports_.end(), port) != ports_.end();
+}
+
+destination_policy::verdict destination_policy::check(const ip::address& address, std::uint16_t port) const {
+    if (!port_allowed(port)) return verdict::port_not_allowed;
+
+    ip::address a = address;
+    if (a.is_v6()) {
+        auto v6 = a.to_v6();
+        if (v6.is_v4_mapped()) {
+            a = ip::make_address_v4(ip::v4_mapped, v6);
+        } else if (in(ip::make_network_v6("64:ff9b::/96"), v6)) {
+            auto b = v6.to_bytes();
+            a = ip::address_v4(ip::address_v4::bytes_type{b[12], b[13], b[14], b[15]});
+        }
+    }
+
+    if (a.is_v4()) {
+        auto v4 = a.to_v4();
+        for (const auto& n : deny4_)
+            if (in(n, v4)) return verdict::denied_by_list;
+        for (const auto& n : allow4_)
+            if (in(n, v4)) return verdict::allowed;
+        for (const auto& r : ranges4)
+            if (in(ip::make_network_v4(r.cidr), v4))
+                return r.always ? verdict::always_denied : allow_private_ ? verdict::allowed : verdict::private_range;
+        return verdict::allowed;
+    }
+    auto v6 = a.to_v6();
+    for (const auto& n : deny6_)
+        if (in(n, v6)) return verdict::denied_by_list;
+    for (const auto& n : allow6_)
+        if (in(n, v6)) return verdict::allowed;
+    for (const auto& r : ranges6)
+        if (in(ip::make_network_v6(r.cidr), v6))
+            return r.always ? verdict::always_denied : allow_private_ ? verdict::allowed : verdict::private_range;
+    return verdict::allowed;
+}
+
+std::string_view destination_policy::describe(verdict v) {
+    switch (v) {
+    case verdict::allowed: return "allowed";
+    case verdict::port_not_allowed: return "port not in smtp.allowed_ports";
+    case verdict::always_denied: return "special-purpose address";
+    case verdict::private_range: return "loopback or private address";
+    case verdict::denied_by_list: return "listed in smtp.deny_destinations";
+    }
+    return "";
+}
+
+}  // namespace smtpcheck::smtp
