@@ -1,0 +1,117 @@
+#include "smtpcheck/smtp/message.hpp"
+
+#include "smtpcheck/smtp/dialog.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <ctime>
+#include <stdexcept>
+
+namespace smtpcheck::smtp {
+namespace {
+
+bool is_ascii(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x80; });
+}
+
+std::string one_line(std::string_view s) {
+    std::string out;
+    for (char c : s) out += (c == '\r' || c == '\n' || c == '\0') ? ' ' : c;
+    return out;
+}
+
+// RFC 2047 B-encoded words of at most 75 octets, split between UTF-8 characters and folded.
+std::string encoded_words(std::string_view text) {
+    // 39 octets -> 52 of base64 + 12 of "=?utf-8?B??=": with "Subject: " a line stays under 78.
+    constexpr std::size_t max_chunk = 39;
+    std::string out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t n = std::min(max_chunk, text.size() - i);
+        while (i + n < text.size() && n > 0 && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) --n;
+        if (!out.empty()) out += "\r\n ";
+        out += "=?utf-8?B?" + detail::base64_encode(text.substr(i, n)) + "?=";
+        i += n;
+    }
+    return out;
+}
+
+std::string rfc5322_date(std::chrono::system_clock::time_point t) {
+    std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    return buf;
+}
+
+// Splits on any line end; every line comes out shorter than 998 octets.
+std::vector<std::string> lines_of(std::string_view text, std::size_t max_len) {
+    std::vector<std::string> out;
+    std::string line;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+            out.push_back(std::move(line));
+            line.clear();
+            continue;
+        }
+        line += c;
+        if (line.size() == max_len) {
+            out.push_back(std::move(line));
+            line.clear();
+        }
+    }
+    if (!line.empty()) out.push_back(std::move(line));
+    return out;
+}
+
+}  // namespace
+
+std::string random_message_id() {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : bytes) {
+        out += hex[b >> 4];
+        out += hex[b & 15];
+    }
+    return out;
+}
+
+std::string compose_message(const message_fields& f) {
+    const std::string subject = one_line(f.subject);
+    const std::string domain = f.from.substr(f.from.rfind('@') + 1);
+    const bool ascii_body = is_ascii(f.body);
+
+    std::string m;
+    m += "Date: " + rfc5322_date(f.date) + "\r\n";
+    m += "From: <" + f.from + ">\r\n";
+    m += "To: <" + f.to + ">\r\n";
+    m += "Subject: " + (is_ascii(subject) ? subject : encoded_words(subject)) + "\r\n";
+    m += "Message-ID: <" + f.message_id + "@" + domain + ">\r\n";
+    m += "MIME-Version: 1.0\r\n";
+    m += "Content-Type: text/plain; charset=utf-8\r\n";
+    m += std::string("Content-Transfer-Encoding: ") + (ascii_body ? "7bit" : "base64") + "\r\n";
+    m += "Auto-Submitted: auto-generated\r\n";
+    m += "X-Auto-Response-Suppress: All\r\n";
+    m += "\r\n";
+
+    if (ascii_body) {
+        for (auto& line : lines_of(f.body, 990)) {
+            if (!line.empty() && line.front() == '.') m += '.';  // dot-stuffing, RFC 5321 4.5.2
+            m += line + "\r\n";
+        }
+    } else {
+        std::string normalized;
+        for (auto& line : lines_of(f.body, 990)) normalized += line + "\r\n";
+        auto encoded = detail::base64_encode(normalized);
+        for (std::size_t i = 0; i < encoded.size(); i += 76) m += encoded.substr(i, 76) + "\r\n";
+    }
+    return m;
+}
+
+}  // namespace smtpcheck::smtp
