@@ -38,6 +38,26 @@ bool in(const Network& n, const Address& a) {
 }
 
 
+// Precedence: the deny list, then the allow list, then the built-in ranges.
+template <class Address, class Network, class Range, std::size_t N>
+destination_policy::verdict judge(const Address& a, const std::vector<Network>& deny,
+                                  const std::vector<Network>& allow, const Range (&ranges)[N], bool allow_private) {
+    using verdict = destination_policy::verdict;
+    for (const auto& n : deny)
+        if (in(n, a)) return verdict::denied_by_list;
+    for (const auto& n : allow)
+        if (in(n, a)) return verdict::allowed;
+    for (const auto& r : ranges) {
+        Network n;
+        if constexpr (std::is_same_v<Address, ip::address_v4>)
+            n = ip::make_network_v4(r.cidr);
+        else
+            n = ip::make_network_v6(r.cidr);
+        if (in(n, a)) return r.always ? verdict::always_denied : allow_private ? verdict::allowed : verdict::private_range;
+    }
+    return verdict::allowed;
+}
+
 }  // namespace
 
 destination_policy::destination_policy(const destination_rules& rules)
@@ -77,26 +97,8 @@ destination_policy::verdict destination_policy::check(const ip::address& address
         }
     }
 
-    if (a.is_v4()) {
-        auto v4 = a.to_v4();
-        for (const auto& n : deny4_)
-            if (in(n, v4)) return verdict::denied_by_list;
-        for (const auto& n : allow4_)
-            if (in(n, v4)) return verdict::allowed;
-        for (const auto& r : ranges4)
-            if (in(ip::make_network_v4(r.cidr), v4))
-                return r.always ? verdict::always_denied : allow_private_ ? verdict::allowed : verdict::private_range;
-        return verdict::allowed;
-    }
-    auto v6 = a.to_v6();
-    for (const auto& n : deny6_)
-        if (in(n, v6)) return verdict::denied_by_list;
-    for (const auto& n : allow6_)
-        if (in(n, v6)) return verdict::allowed;
-    for (const auto& r : ranges6)
-        if (in(ip::make_network_v6(r.cidr), v6))
-            return r.always ? verdict::always_denied : allow_private_ ? verdict::allowed : verdict::private_range;
-    return verdict::allowed;
+    if (a.is_v4()) return judge(a.to_v4(), deny4_, allow4_, ranges4, allow_private_);
+    return judge(a.to_v6(), deny6_, allow6_, ranges6, allow_private_);
 }
 
 std::string_view destination_policy::describe(verdict v) {
