@@ -1,4 +1,5 @@
 // smtpcheck: the one executable (SPEC section 6).
+#include "commands.hpp"
 #include "smtpcheck/server/config.hpp"
 #include "smtpcheck/server/http_server.hpp"
 #include "smtpcheck/server/logging.hpp"
@@ -25,6 +26,7 @@ Tests SMTP accounts on request over a SuperOffice-compatible WebAPI.
 
 commands:
   serve          run the server until SIGINT or SIGTERM, then drain gracefully
+  probe          test an SMTP account from the terminal (no HTTP)
   check-config   print the effective configuration (secrets as ***) or say what is wrong
 
 options:
@@ -51,13 +53,11 @@ Password hashes and tokens are printed as ***. Exits with status 1 and names the
 the value when a key is unknown or a value is bad.
 )";
 
-struct common_options {
-    smtpcheck::config_sources sources;
-    bool help = false;
-};
+}  // namespace
 
-// Returns false (after printing why) on an argument it does not know.
-bool parse_common(std::span<char*> args, common_options& out) {
+namespace smtpcheck::cli {
+
+bool parse_common(std::span<char*> args, common_options& out, const extra_option& extra) {
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view a = args[i];
         auto value = [&](std::string_view name) -> const char* {
@@ -82,12 +82,21 @@ bool parse_common(std::span<char*> args, common_options& out) {
         } else if (a.starts_with("--set=")) {
             out.sources.overrides.emplace_back(a.substr(6));
         } else {
-            std::cerr << "smtpcheck: unknown argument '" << a << "' (see --help)\n";
+            bool failed = false;
+            if (extra && extra(a, args, i, failed)) continue;
+            if (!failed) std::cerr << "smtpcheck: unknown argument '" << a << "' (see --help)\n";
             return false;
         }
     }
     return true;
 }
+
+}  // namespace smtpcheck::cli
+
+namespace {
+
+using smtpcheck::cli::common_options;
+using smtpcheck::cli::parse_common;
 
 int run_check_config(std::span<char*> args) {
     common_options opts;
@@ -168,6 +177,7 @@ int main(int argc, char** argv) {
     }
     if (command == "serve") return run_serve(rest);
     if (command == "check-config") return run_check_config(rest);
+    if (command == "probe") return smtpcheck::cli::run_probe(rest);
     std::cerr << "smtpcheck: unknown command '" << command << "' (see smtpcheck --help)\n";
     return 2;
 }

@@ -1,0 +1,191 @@
+// smtpcheck probe: the SMTP test from a terminal, under the same configuration (SPEC 6).
+#include "commands.hpp"
+#include "smtpcheck/server/smtp_settings.hpp"
+#include "smtpcheck/smtp/smtp_test.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+
+namespace smtpcheck::cli {
+namespace {
+
+using smtp::outcome_code;
+
+constexpr outcome_code all_codes[] = {
+    outcome_code::uri_invalid,        outcome_code::from_invalid,       outcome_code::no_stored_password,
+    outcome_code::destination_blocked, outcome_code::dns_failed,        outcome_code::connect_failed,
+    outcome_code::timeout,            outcome_code::greeting_rejected,  outcome_code::tls_unavailable,
+    outcome_code::tls_failed,         outcome_code::tls_cert_invalid,   outcome_code::auth_unavailable,
+    outcome_code::auth_insecure,      outcome_code::auth_failed,        outcome_code::sender_rejected,
+    outcome_code::recipient_rejected, outcome_code::message_rejected,   outcome_code::protocol_error,
+    outcome_code::connection_lost,
+};
+
+/// 0 on success; 10 + the code's place in SPEC 3.7's table otherwise.
+int exit_status(outcome_code code) {
+    for (std::size_t i = 0; i < std::size(all_codes); ++i)
+        if (all_codes[i] == code) return 10 + static_cast<int>(i);
+    return 0;
+}
+
+std::string help_text() {
+    std::string s = R"(usage: smtpcheck probe URI --from ADDR [options]
+
+Runs the SMTP test of the API from the terminal: resolve, destination policy, connect,
+STARTTLS or implicit TLS, AUTH, MAIL/RCPT/DATA, QUIT, under the same configuration
+(api.slow_threshold_ms is the deadline; [smtp] applies, destination policy included).
+
+URI is smtp://, smtp+starttls:// or smtps://[user[;AUTH=MECH][:password]@]host[:port][/ehlo].
+
+options:
+  --from ADDR           the sender (required)
+  --to ADDR             the recipient instead of smtp.test_recipient
+  --json                print the report as JSON (as the Diagnose route writes it)
+  --transcript          print the dialog's transcript (secrets as ***)
+  --timeout-ms N        the deadline instead of api.slow_threshold_ms
+  --ca-file F           also trust the CA certificates in F (PEM)
+  --no-send             stop after RCPT (RSET, QUIT): nothing is sent
+  --config FILE, --set section.key=value   as for serve
+
+exit status: 0 success, 1 bad configuration, 2 bad arguments, otherwise by outcome:
+)";
+    for (auto code : all_codes) {
+        char line[80];
+        std::snprintf(line, sizeof line, "  %2d  %s\n", exit_status(code), std::string(smtp::resource_name(code)).c_str());
+        s += line;
+    }
+    return s;
+}
+
+void print_readable(const smtp::test_report& r, bool transcript) {
+    auto& out = std::cout;
+    if (r.success) {
+        out << "OK      the server accepted the test message" << "\n";
+    } else {
+        out << "FAILED  " << smtp::resource_name(r.code) << " in phase "
+            << smtp::phase_name(r.failed_phase.value_or(smtp::phase::validate)) << "\n";
+        out << "        " << smtp::english_message(r) << "\n";
+    }
+    if (!r.host.empty()) out << "server  " << r.host << ":" << r.port << (r.address ? " (" + *r.address + ")" : "") << "\n";
+    for (const auto& t : r.tried) out << "tried   " << t.address << ": " << t.outcome << "\n";
+    if (r.greeting) out << "greets  " << *r.greeting << "\n";
+    for (const auto& e : r.extensions) out << "offers  " << e << "\n";
+    if (r.tls) {
+        out << "tls     " << r.tls->mode << ", " << r.tls->version << " " << r.tls->cipher << ", "
+            << (r.tls->verified ? "verified" : "NOT verified") << (r.tls->verify_error ? ": " + *r.tls->verify_error : "")
+            << "\n";
+        if (r.tls->certificate) {
+            const auto& c = *r.tls->certificate;
+            out << "cert    " << c.subject << ", issued by " << c.issuer << ", valid until " << c.not_after << "\n";
+        }
+    }
+    if (r.auth_mechanism) out << "auth    " << *r.auth_mechanism << (r.auth_succeeded ? " accepted" : " refused") << "\n";
+    out << "timing ";
+    for (const auto& t : r.timings) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " %s %.1f ms", std::string(smtp::phase_name(t.which)).c_str(), t.ms);
+        out << buf;
+    }
+    char total[48];
+    std::snprintf(total, sizeof total, "; total %.1f ms", r.total_ms);
+    out << total << "\n";
+    if (transcript) {
+        for (const auto& l : r.transcript) {
+            char ms[24];
+            std::snprintf(ms, sizeof ms, "%8.1f ms ", l.ms);
+            out << ms << l.dir << ": " << l.line << "\n";
+        }
+    }
+}
+
+}  // namespace
+
+int run_probe(std::span<char*> args) {
+    common_options opts;
+    std::string uri, from, to, ca_file;
+    bool json = false, transcript = false, no_send = false;
+    long timeout_ms = -1;
+    bool parsed = parse_common(args, opts, [&](std::string_view a, std::span<char*> all, std::size_t& i, bool& failed) {
+        auto value = [&]() -> const char* {
+            if (i + 1 >= all.size()) {
+                std::cerr << "smtpcheck: " << a << " needs a value\n";
+                failed = true;
+                return nullptr;
+            }
+            return all[++i];
+        };
+        if (a == "--json") return json = true;
+        if (a == "--transcript") return transcript = true;
+        if (a == "--no-send") return no_send = true;
+        if (a == "--from" || a == "--to" || a == "--ca-file" || a == "--timeout-ms") {
+            const char* v = value();
+            if (!v) return false;
+            if (a == "--from") from = v;
+            else if (a == "--to") to = v;
+            else if (a == "--ca-file") ca_file = v;
+            else {
+                std::string_view text(v);
+                auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), timeout_ms);
+                if (ec != std::errc{} || end != text.data() + text.size() || timeout_ms < 1) {
+                    std::cerr << "smtpcheck: --timeout-ms needs a positive number of milliseconds\n";
+                    failed = true;
+                    return false;
+                }
+            }
+            return true;
+        }
+        if (!a.starts_with("-") && uri.empty()) {
+            uri = a;
+            return true;
+        }
+        return false;
+    });
+    if (!parsed) return 2;
+    if (opts.help) {
+        std::cout << help_text();
+        return 0;
+    }
+    if (uri.empty() || from.empty()) {
+        std::cerr << "smtpcheck: probe needs a URI and --from (see smtpcheck probe --help)\n";
+        return 2;
+    }
+
+    config cfg;
+    smtp::test_settings settings;
+    try {
+        cfg = load_config(opts.sources);
+        if (!ca_file.empty()) cfg.smtp.ca_file = ca_file;
+        settings = make_test_settings(cfg);
+    } catch (const std::exception& e) {
+        std::cerr << "smtpcheck: " << e.what() << "\n";
+        return 1;
+    }
+    if (!to.empty()) settings.test_recipient = to;
+    if (timeout_ms > 0) settings.deadline = std::chrono::milliseconds(timeout_ms);
+    if (no_send) settings.send_message = false;
+
+    boost::asio::io_context io;
+    smtp::test_report report;
+    boost::asio::co_spawn(io, smtp::run_test(io.get_executor(), {uri, from, std::nullopt}, std::move(settings)),
+                          [&](std::exception_ptr e, smtp::test_report r) {
+                              if (e) std::rethrow_exception(e);
+                              report = std::move(r);
+                          });
+    io.run();
+
+    if (json) {
+        auto doc = smtp::report_to_json(report, report.success ? std::nullopt
+                                                               : std::optional(smtp::english_message(report)));
+        std::cout << boost::json::serialize(doc) << "\n";
+    } else {
+        print_readable(report, transcript);
+    }
+    return exit_status(report.code);
+}
+
+}  // namespace smtpcheck::cli

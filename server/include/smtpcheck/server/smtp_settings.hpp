@@ -1,0 +1,13 @@
+// The configuration's view of an SMTP test: what [smtp] and [api] say, as test_settings.
+#pragma once
+
+#include "smtpcheck/server/config.hpp"
+#include "smtpcheck/smtp/smtp_test.hpp"
+
+namespace smtpcheck {
+
+/// Builds the settings once (the TLS context loads the system store and smtp.ca_file).
+/// Throws std::runtime_error when smtp.ca_file cannot be loaded.
+smtp::test_settings make_test_settings(const config& cfg);
+
+}  // namespace smtpcheck

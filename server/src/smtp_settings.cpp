@@ -1,0 +1,22 @@
+#include "smtpcheck/server/smtp_settings.hpp"
+
+namespace smtpcheck {
+
+smtp::test_settings make_test_settings(const config& cfg) {
+    smtp::test_settings s;
+    s.deadline = cfg.api.slow_threshold;
+    s.test_recipient = cfg.smtp.test_recipient;
+    s.ehlo_domain = cfg.smtp.ehlo_domain;
+    s.send_message = cfg.smtp.send_message;
+    s.allow_plaintext_auth = cfg.smtp.allow_plaintext_auth;
+    s.tls_verify = cfg.smtp.tls_verify;
+    s.destinations.allow_private = cfg.smtp.allow_private_destinations;
+    s.destinations.any_port = cfg.smtp.any_port;
+    s.destinations.allowed_ports = cfg.smtp.allowed_ports;
+    s.destinations.allow = cfg.smtp.allow_destinations;
+    s.destinations.deny = cfg.smtp.deny_destinations;
+    s.tls = smtp::make_client_tls_context(cfg.smtp.ca_file);
+    return s;
+}
+
+}  // namespace smtpcheck

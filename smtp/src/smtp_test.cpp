@@ -1,0 +1,519 @@
+#include "smtpcheck/smtp/smtp_test.hpp"
+
+#include "smtpcheck/smtp/detail/dialog_driver.hpp"
+#include "smtpcheck/smtp/message.hpp"
+#include "smtpcheck/smtp/smtp_uri.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/array.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <cmath>
+#include <variant>
+
+namespace smtpcheck::smtp {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using asio::awaitable;
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Everything the deadline must be able to close, owned jointly by the test and its timer.
+struct connection_state {
+    explicit connection_state(const asio::any_io_executor& ex) : socket(ex), resolver(ex), timer(ex) {}
+    tcp::socket socket;
+    tcp::resolver resolver;
+    asio::steady_timer timer;
+    bool timed_out = false;
+    int verify_error = X509_V_OK;  ///< the first certificate problem OpenSSL reported
+
+    void close() {
+        error_code ignored;
+        resolver.cancel();
+        socket.close(ignored);
+    }
+};
+
+std::string verify_error_text(int error) {
+    switch (error) {
+    case X509_V_ERR_CERT_HAS_EXPIRED: return "certificate expired";
+    case X509_V_ERR_CERT_NOT_YET_VALID: return "certificate not yet valid";
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return "self-signed certificate";
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return "certificate name does not match the host";
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return "certificate issued by an unknown authority";
+    case X509_V_ERR_CERT_REVOKED: return "certificate revoked";
+    default: return X509_verify_cert_error_string(error);
+    }
+}
+
+std::string name_text(X509_NAME* name) {
+    if (!name) return {};
+    BIO* bio = BIO_new(BIO_s_mem());
+    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(n));
+    BIO_free(bio);
+    return out;
+}
+
+certificate_info describe_certificate(X509* cert) {
+    certificate_info info;
+    info.subject = name_text(X509_get_subject_name(cert));
+    info.issuer = name_text(X509_get_issuer_name(cert));
+    if (auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr))) {
+        for (int i = 0; i < sk_GENERAL_NAME_num(names) && info.subject_alt_names.size() < 20; ++i) {
+            const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+            if (gn->type == GEN_DNS) {
+                const unsigned char* s = ASN1_STRING_get0_data(gn->d.dNSName);
+                info.subject_alt_names.emplace_back(reinterpret_cast<const char*>(s),
+                                                    static_cast<std::size_t>(ASN1_STRING_length(gn->d.dNSName)));
+            } else if (gn->type == GEN_IPADD) {
+                const unsigned char* s = ASN1_STRING_get0_data(gn->d.iPAddress);
+                int len = ASN1_STRING_length(gn->d.iPAddress);
+                if (len == 4)
+                    info.subject_alt_names.push_back(asio::ip::address_v4({s[0], s[1], s[2], s[3]}).to_string());
+                else if (len == 16) {
+                    asio::ip::address_v6::bytes_type b;
+                    std::copy(s, s + 16, b.begin());
+                    info.subject_alt_names.push_back(asio::ip::address_v6(b).to_string());
+                }
+            }
+        }
+        GENERAL_NAMES_free(names);
+    }
+    std::tm tm{};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1) {
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        info.not_after = buf;
+    }
+    return info;
+}
+
+// Plain TCP that can become TLS (STARTTLS or implicit), over the test's socket.
+class tcp_transport {
+public:
+    tcp_transport(connection_state& conn, ssl::context& ctx, const smtp_uri& uri, bool verify_required)
+        : conn_(conn), ctx_(ctx), uri_(uri), verify_required_(verify_required) {}
+
+    awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer b) {
+        if (tls_) {
+            auto [ec, n] = co_await tls_->async_read_some(b, use_tuple);
+            co_return std::pair{ec, n};
+        }
+        auto [ec, n] = co_await conn_.socket.async_read_some(b, use_tuple);
+        co_return std::pair{ec, n};
+    }
+
+    awaitable<error_code> write(std::string_view bytes) {
+        if (tls_) {
+            auto [ec, n] = co_await asio::async_write(*tls_, asio::buffer(bytes), use_tuple);
+            co_return ec;
+        }
+        auto [ec, n] = co_await asio::async_write(conn_.socket, asio::buffer(bytes), use_tuple);
+        co_return ec;
+    }
+
+    awaitable<error_code> start_tls() {
+        tls_.emplace(conn_.socket, ctx_);
+        SSL* ssl_handle = tls_->native_handle();
+        if (!uri_.host_is_address) SSL_set_tlsext_host_name(ssl_handle, uri_.host.c_str());
+        // OpenSSL checks the name (or address) as part of verification.
+        X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
+        if (uri_.host_is_address)
+            X509_VERIFY_PARAM_set1_ip_asc(param, uri_.host.c_str());
+        else
+            X509_VERIFY_PARAM_set1_host(param, uri_.host.c_str(), 0);
+        tls_->set_verify_mode(ssl::verify_peer);
+        tls_->set_verify_callback([this](bool preverified, ssl::verify_context& vc) {
+            if (!preverified && conn_.verify_error == X509_V_OK)
+                conn_.verify_error = X509_STORE_CTX_get_error(vc.native_handle());
+            return preverified || !verify_required_;
+        });
+        auto [ec] = co_await tls_->async_handshake(ssl::stream_base::client, use_tuple);
+        handshake_error_ = ec;
+        co_return ec;
+    }
+
+    bool tls_active() const { return tls_.has_value() && !handshake_error_; }
+    const error_code& handshake_error() const { return handshake_error_; }
+
+    tls_info describe(std::string mode) const {
+        tls_info info;
+        info.mode = std::move(mode);
+        SSL* s = const_cast<tcp_transport*>(this)->tls_->native_handle();
+        info.version = SSL_get_version(s);
+        if (const SSL_CIPHER* c = SSL_get_current_cipher(s)) info.cipher = SSL_CIPHER_get_name(c);
+        if (X509* cert = SSL_get1_peer_certificate(s)) {
+            info.certificate = describe_certificate(cert);
+            X509_free(cert);
+        }
+        info.verified = conn_.verify_error == X509_V_OK && SSL_get_verify_result(s) == X509_V_OK;
+        if (conn_.verify_error != X509_V_OK) info.verify_error = verify_error_text(conn_.verify_error);
+        return info;
+    }
+
+private:
+    connection_state& conn_;
+    ssl::context& ctx_;
+    const smtp_uri& uri_;
+    bool verify_required_;
+    std::optional<ssl::stream<tcp::socket&>> tls_;
+    error_code handshake_error_;
+};
+
+std::string fill(std::string text, std::string_view key, std::string_view value) {
+    for (auto pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + value.size()))
+        text.replace(pos, key.size(), value);
+    return text;
+}
+
+std::string literal_of(const asio::ip::address& a) {
+    return a.is_v4() ? "[" + a.to_string() + "]" : "[IPv6:" + a.to_string() + "]";
+}
+
+bool wrong_tls_version(const error_code& ec) {
+    if (ec.category() != asio::error::get_ssl_category()) return false;
+    auto reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+    return reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+           reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
+}  // namespace
+
+std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    ctx->set_default_verify_paths();
+    if (!ca_file.empty()) {
+        error_code ec;
+        ctx->load_verify_file(ca_file, ec);
+        if (ec) throw std::runtime_error("smtp.ca_file " + ca_file + ": " + ec.message());
+    }
+    return ctx;
+}
+
+awaitable<test_report> run_test(asio::any_io_executor executor, test_request request, test_settings settings) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    const auto started = std::chrono::steady_clock::now();
+    test_report report;
+    report.test_id = random_message_id().substr(0, 16);
+    detail::driver_context ctx(settings, report, started);
+    auto finish = [&](outcome_code code, phase where, std::string detail) {
+        report.code = code;
+        report.failed_phase = where;
+        report.detail = std::move(detail);
+        ctx.close_phase();
+        report.total_ms = ctx.elapsed_ms();
+        return report;
+    };
+
+    // validate
+    ctx.enter(phase::validate);
+    auto parsed = parse_smtp_uri(request.smtp_uri);
+    if (auto* bad = std::get_if<invalid_input>(&parsed)) co_return finish(outcome_code::uri_invalid, phase::validate, bad->reason);
+    smtp_uri uri = std::get<smtp_uri>(std::move(parsed));
+    report.host = uri.host;
+    report.port = uri.port;
+    auto from = parse_mailbox(request.from);
+    if (auto* bad = std::get_if<invalid_input>(&from)) co_return finish(outcome_code::from_invalid, phase::validate, bad->reason);
+    if (request.password) uri.password = request.password;
+    if (!settings.tls) settings.tls = make_client_tls_context({});
+
+    auto conn = std::make_shared<connection_state>(executor);
+    conn->timer.expires_after(settings.deadline);
+    conn->timer.async_wait([conn](error_code ec) {
+        if (ec) return;
+        conn->timed_out = true;
+        conn->close();
+    });
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    auto cancelled = [&cancellation] { return cancellation.cancelled() != asio::cancellation_type::none; };
+    auto stop_early = [&](phase where) -> std::optional<test_report> {
+        if (conn->timed_out)
+            return finish(outcome_code::timeout, where, "the test did not finish within the deadline");
+        return std::nullopt;
+    };
+
+    // resolve: every A and AAAA record
+    ctx.enter(phase::resolve);
+    std::vector<tcp::endpoint> endpoints;
+    if (uri.host_is_address) {
+        endpoints.emplace_back(asio::ip::make_address(uri.host), uri.port);
+    } else {
+        auto [ec, results] = co_await conn->resolver.async_resolve(uri.host, std::to_string(uri.port), use_tuple);
+        if (auto t = stop_early(phase::resolve)) co_return *t;
+        if (ec || results.empty()) co_return finish(outcome_code::dns_failed, phase::resolve, ec ? ec.message() : "no address");
+        for (const auto& r : results) endpoints.push_back(r.endpoint());
+    }
+
+    // destination policy: only checked addresses are used
+    destination_policy policy(settings.destinations);
+    std::vector<tcp::endpoint> allowed;
+    for (const auto& ep : endpoints) {
+        auto verdict = policy.check(ep.address(), ep.port());
+        if (verdict == destination_policy::verdict::allowed)
+            allowed.push_back(ep);
+        else
+            report.tried.push_back({ep.address().to_string(), "blocked: " + std::string(destination_policy::describe(verdict))});
+    }
+    if (allowed.empty())
+        co_return finish(outcome_code::destination_blocked, phase::resolve, "the destination is not allowed by policy");
+
+    // connect to the allowed addresses in turn
+    ctx.enter(phase::connect);
+    bool connected = false;
+    for (const auto& ep : allowed) {
+        error_code ec;
+        conn->socket.close(ec);
+        auto [cec] = co_await conn->socket.async_connect(ep, use_tuple);
+        if (auto t = stop_early(phase::connect)) {
+            report.tried.push_back({ep.address().to_string(), "no answer before the deadline"});
+            co_return *t;
+        }
+        if (cancelled()) co_return finish(outcome_code::timeout, phase::connect, "cancelled by the caller");
+        if (!cec) {
+            report.tried.push_back({ep.address().to_string(), "connected"});
+            report.address = ep.address().to_string();
+            connected = true;
+            break;
+        }
+        report.tried.push_back({ep.address().to_string(),
+                                cec == asio::error::connection_refused ? "connect refused" : cec.message()});
+    }
+    if (!connected) co_return finish(outcome_code::connect_failed, phase::connect, "no address accepted the connection");
+    {
+        error_code ignored;
+        conn->socket.set_option(tcp::no_delay(true), ignored);
+    }
+
+    tcp_transport transport(*conn, *settings.tls, uri, settings.tls_verify);
+    if (uri.mode == tls_mode::implicit) {
+        ctx.enter(phase::starttls);
+        auto ec = co_await transport.start_tls();
+        if (auto t = stop_early(phase::starttls)) co_return *t;
+        if (ec) {
+            report.tls = transport.describe("implicit");
+            if (conn->verify_error != X509_V_OK)
+                co_return finish(outcome_code::tls_cert_invalid, phase::starttls, verify_error_text(conn->verify_error));
+            if (wrong_tls_version(ec))
+                report.hint = "The server answers in plaintext on port " + std::to_string(uri.port) +
+                              ": try smtp+starttls://" + uri.host + ":" + std::to_string(uri.port) + " instead of smtps://.";
+            co_return finish(outcome_code::tls_failed, phase::starttls, ec.message());
+        }
+    }
+
+    // the dialog
+    std::string ehlo = !uri.ehlo_domain.empty() ? uri.ehlo_domain : settings.ehlo_domain;
+    if (ehlo.empty()) {
+        error_code ec;
+        auto local = conn->socket.local_endpoint(ec);
+        ehlo = ec ? "[127.0.0.1]" : literal_of(local.address());
+    }
+    const std::string& from_mailbox = std::get<std::string>(from);
+    message_fields message;
+    message.from = from_mailbox;
+    message.to = settings.test_recipient;
+    message.subject = settings.subject;
+    message.body = fill(fill(settings.body, "{from}", from_mailbox), "{test_id}", report.test_id);
+    message.message_id = random_message_id();
+    message.date = std::chrono::system_clock::now();
+
+    dialog_settings ds;
+    ds.mode = uri.mode;
+    ds.ehlo_domain = ehlo;
+    ds.from = from_mailbox;
+    ds.recipient = settings.test_recipient;
+    ds.user = uri.user;
+    ds.password = uri.password;
+    ds.mechanism = uri.mechanism;
+    ds.allow_plaintext_auth = settings.allow_plaintext_auth;
+    ds.send_message = settings.send_message;
+    ds.message = compose_message(message);
+    dialog d(std::move(ds));
+    co_await detail::drive_dialog(transport, d, ctx);
+    conn->timer.cancel();
+
+    if (d.greeting()) report.greeting = d.greeting()->first_line();
+    report.extensions = d.server_capabilities().extensions;
+    if (transport.tls_active() || transport.handshake_error())
+        report.tls = transport.describe(uri.mode == tls_mode::implicit ? "implicit" : "starttls");
+    if (d.auth_attempted()) {
+        report.auth_mechanism = d.auth_mechanism();
+        report.auth_succeeded = d.auth_succeeded();
+    }
+    report.last_reply = d.last_reply();
+
+    if (conn->timed_out && !d.succeeded()) {
+        if (d.current_phase() == phase::greeting && uri.mode != tls_mode::implicit && !d.greeting())
+            report.hint = "The server sent no greeting: it may expect TLS from the first byte. Try smtps://" +
+                          uri.host + ":" + std::to_string(uri.port) + ".";
+        report.code = outcome_code::timeout;
+        report.failed_phase = d.current_phase();
+        report.detail = "the test did not finish within the deadline";
+    } else if (cancelled() && !d.succeeded()) {
+        report.code = outcome_code::timeout;
+        report.failed_phase = d.current_phase();
+        report.detail = "cancelled by the caller";
+    } else if (!d.succeeded()) {
+        report.code = d.outcome();
+        report.failed_phase = d.current_phase();
+        switch (d.outcome()) {
+        case outcome_code::tls_failed:
+            if (conn->verify_error != X509_V_OK) {
+                report.code = outcome_code::tls_cert_invalid;
+                report.detail = verify_error_text(conn->verify_error);
+            } else {
+                report.detail = transport.handshake_error().message();
+            }
+            break;
+        case outcome_code::protocol_error: report.detail = ctx.protocol_error; break;
+        case outcome_code::connection_lost:
+            report.detail = "the server closed the connection";
+            if (d.current_phase() == phase::greeting && !d.greeting() && uri.mode != tls_mode::implicit)
+                report.hint = "The server closed the connection before greeting: it may expect TLS from the first "
+                              "byte. Try smtps://" + uri.host + ":" + std::to_string(uri.port) + ".";
+            break;
+        case outcome_code::tls_unavailable: report.detail = "the server does not offer STARTTLS"; break;
+        case outcome_code::auth_insecure:
+            report.detail = "credentials would be sent without TLS (smtp.allow_plaintext_auth is off)";
+            break;
+        case outcome_code::auth_unavailable: report.detail = "no usable AUTH mechanism is offered"; break;
+        case outcome_code::auth_failed:
+            if (report.last_reply && report.last_reply->enhanced == "5.7.139")
+                report.hint = "Basic authentication (SMTP AUTH) is disabled for this tenant or mailbox; enable SMTP "
+                              "AUTH for the mailbox or use OAuth (;AUTH=XOAUTH2).";
+            break;
+        default: break;
+        }
+    } else {
+        report.success = true;
+    }
+    report.total_ms = ctx.elapsed_ms();
+    error_code ignored;
+    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn->socket.close(ignored);
+    co_return report;
+}
+
+std::string english_message(const test_report& r) {
+    if (r.success) return {};
+    std::string where = r.host.empty() ? std::string("the SMTP server")
+                                       : r.host + ":" + std::to_string(r.port);
+    std::string s;
+    switch (r.code) {
+    case outcome_code::uri_invalid: s = "The SMTP URI is not valid: " + r.detail + "."; break;
+    case outcome_code::from_invalid: s = "The From address is not valid: " + r.detail + "."; break;
+    case outcome_code::no_stored_password: s = "No password is stored for this user, host and port."; break;
+    case outcome_code::destination_blocked: s = "Connections to " + where + " are not allowed."; break;
+    case outcome_code::dns_failed: s = "The host name " + r.host + " could not be resolved."; break;
+    case outcome_code::connect_failed: s = "Could not connect to " + where + "."; break;
+    case outcome_code::timeout:
+        s = "The SMTP test of " + where + " timed out in the " +
+            std::string(phase_name(r.failed_phase.value_or(phase::connect))) + " phase.";
+        break;
+    case outcome_code::greeting_rejected: s = "The server " + where + " refused the session."; break;
+    case outcome_code::tls_unavailable: s = "The server " + where + " does not offer STARTTLS."; break;
+    case outcome_code::tls_failed: s = "The TLS handshake with " + where + " failed: " + r.detail + "."; break;
+    case outcome_code::tls_cert_invalid: s = "The certificate of " + where + " is not valid: " + r.detail + "."; break;
+    case outcome_code::auth_unavailable: s = "The server " + where + " offers no usable authentication method."; break;
+    case outcome_code::auth_insecure: s = "The credentials were not sent, because the connection to " + where + " is not encrypted."; break;
+    case outcome_code::auth_failed: s = "The server " + where + " rejected the user name or password."; break;
+    case outcome_code::sender_rejected: s = "The server " + where + " refused the sender address."; break;
+    case outcome_code::recipient_rejected: s = "The server " + where + " refused the recipient address."; break;
+    case outcome_code::message_rejected: s = "The server " + where + " refused the message."; break;
+    case outcome_code::protocol_error: s = "The server " + where + " broke the SMTP protocol: " + r.detail + "."; break;
+    case outcome_code::connection_lost: s = "The server " + where + " closed the connection."; break;
+    case outcome_code::none: break;
+    }
+    if (r.last_reply) s += " " + r.last_reply->first_line();
+    if (r.hint) s += " " + *r.hint;
+    return s;
+}
+
+boost::json::object report_to_json(const test_report& r, const std::optional<std::string>& message) {
+    namespace json = boost::json;
+    json::object o;
+    o["Success"] = r.success;
+    o["ErrorCode"] = r.success ? json::value(nullptr) : json::value(resource_name(r.code));
+    o["ErrorMessage"] = message ? json::value(*message) : json::value(nullptr);
+    o["Phase"] = r.failed_phase && !r.success ? json::value(phase_name(*r.failed_phase)) : json::value(nullptr);
+    if (r.last_reply) {
+        json::object rep;
+        rep["Code"] = r.last_reply->code;
+        rep["EnhancedCode"] = r.last_reply->enhanced.empty() ? json::value(nullptr) : json::value(r.last_reply->enhanced);
+        rep["Text"] = r.last_reply->text();
+        o["Reply"] = std::move(rep);
+    } else {
+        o["Reply"] = nullptr;
+    }
+    o["Hint"] = r.hint ? json::value(*r.hint) : json::value(nullptr);
+    json::object server;
+    server["Host"] = r.host;
+    server["Port"] = r.port;
+    server["Address"] = r.address ? json::value(*r.address) : json::value(nullptr);
+    json::array tried;
+    for (const auto& t : r.tried) tried.push_back(json::object{{"Address", t.address}, {"Outcome", t.outcome}});
+    server["Tried"] = std::move(tried);
+    server["Greeting"] = r.greeting ? json::value(*r.greeting) : json::value(nullptr);
+    json::array ext;
+    for (const auto& e : r.extensions) ext.push_back(json::value(e));
+    server["Extensions"] = std::move(ext);
+    o["Server"] = std::move(server);
+    if (r.tls) {
+        json::object t;
+        t["Mode"] = r.tls->mode;
+        t["Version"] = r.tls->version;
+        t["Cipher"] = r.tls->cipher;
+        t["Verified"] = r.tls->verified;
+        t["VerifyError"] = r.tls->verify_error ? json::value(*r.tls->verify_error) : json::value(nullptr);
+        if (r.tls->certificate) {
+            const auto& c = *r.tls->certificate;
+            json::array sans;
+            for (const auto& n : c.subject_alt_names) sans.push_back(json::value(n));
+            t["Certificate"] = json::object{{"Subject", c.subject},
+                                            {"Issuer", c.issuer},
+                                            {"SubjectAltNames", std::move(sans)},
+                                            {"NotAfter", c.not_after}};
+        } else {
+            t["Certificate"] = nullptr;
+        }
+        o["Tls"] = std::move(t);
+    } else {
+        o["Tls"] = nullptr;
+    }
+    o["Auth"] = r.auth_mechanism ? json::value(json::object{{"Mechanism", *r.auth_mechanism}, {"Succeeded", r.auth_succeeded}})
+                                 : json::value(nullptr);
+    json::array timings;
+    for (const auto& t : r.timings)
+        timings.push_back(json::object{{"Phase", phase_name(t.which)}, {"Ms", std::round(t.ms * 10) / 10}});
+    o["Timings"] = std::move(timings);
+    o["TotalMs"] = std::round(r.total_ms * 10) / 10;
+    json::array transcript;
+    for (const auto& l : r.transcript)
+        transcript.push_back(json::object{{"Ms", std::round(l.ms * 10) / 10}, {"Dir", std::string(1, l.dir)}, {"Line", l.line}});
+    o["Transcript"] = std::move(transcript);
+    return o;
+}
+
+}  // namespace smtpcheck::smtp
