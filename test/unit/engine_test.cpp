@@ -1,0 +1,197 @@
+// The I/O side of the SMTP test: the dialog driver over a scripted transport with a fault
+// injected at every operation in turn, and run_test cancelled from outside.
+#include "smtpcheck/smtp/detail/dialog_driver.hpp"
+#include "smtpcheck/smtp/smtp_test.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <deque>
+
+namespace asio = boost::asio;
+using namespace smtpcheck::smtp;
+using boost::system::error_code;
+
+namespace {
+
+enum class fault { none, error, close, garbage, silence };
+
+// A server's side of a successful plain dialog; each read or write is one operation, and
+// operation `fail_at` suffers `kind`.
+class scripted_transport {
+public:
+    scripted_transport(std::deque<std::string> replies, std::size_t fail_at, fault kind)
+        : replies_(std::move(replies)), fail_at_(fail_at), kind_(kind) {}
+
+    asio::awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer b) {
+        reads_.push_back(count_);
+        if (operation() && kind_ != fault::none) {
+            switch (kind_) {
+            case fault::error: co_return std::pair{error_code(asio::error::connection_reset), std::size_t(0)};
+            case fault::close: co_return std::pair{error_code(asio::error::eof), std::size_t(0)};
+            case fault::silence:  // what the deadline's close looks like to a pending read
+                co_return std::pair{error_code(asio::error::operation_aborted), std::size_t(0)};
+            case fault::garbage: {
+                std::string g = "this is not smtp\r\n";
+                asio::buffer_copy(b, asio::buffer(g));
+                co_return std::pair{error_code{}, g.size()};
+            }
+            case fault::none: break;
+            }
+        }
+        if (replies_.empty()) co_return std::pair{error_code(asio::error::eof), std::size_t(0)};
+        std::string r = std::move(replies_.front());
+        replies_.pop_front();
+        auto n = asio::buffer_copy(b, asio::buffer(r));
+        co_return std::pair{error_code{}, n};
+    }
+
+    asio::awaitable<error_code> write(std::string_view) {
+        if (operation() && (kind_ == fault::error || kind_ == fault::close)) co_return asio::error::broken_pipe;
+        co_return error_code{};
+    }
+
+    asio::awaitable<error_code> start_tls() { co_return error_code{}; }
+    bool tls_active() const { return false; }
+    std::size_t operations() const { return count_; }
+    const std::vector<std::size_t>& reads() const { return reads_; }
+
+private:
+    bool operation() { return count_++ == fail_at_; }
+
+    std::deque<std::string> replies_;
+    std::size_t fail_at_;
+    fault kind_;
+    std::size_t count_ = 0;
+    std::vector<std::size_t> reads_;
+};
+
+const std::deque<std::string> success_script = {
+    "220 mx ESMTP\r\n", "250-mx\r\n250 8BITMIME\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n",
+    "221 bye\r\n"};
+
+struct driven {
+    dialog d;
+    test_report report;
+    std::size_t operations = 0;
+    std::vector<std::size_t> reads;
+};
+
+asio::awaitable<void> drive_over(scripted_transport& t, dialog& d, test_report& report, const test_settings& settings) {
+    detail::driver_context ctx(settings, report, std::chrono::steady_clock::now());
+    co_await detail::drive_dialog(t, d, ctx);
+}
+
+driven drive(std::size_t fail_at, fault kind) {
+    dialog_settings s;
+    s.ehlo_domain = "[127.0.0.1]";
+    s.from = "jane@example.com";
+    s.recipient = "smtp-test@superoffice.com";
+    s.message = "Subject: t\r\n\r\nhi\r\n";
+    driven out{dialog(s), {}, 0, {}};
+    test_settings settings;
+    asio::io_context io;
+    scripted_transport t(success_script, fail_at, kind);
+    asio::co_spawn(io, drive_over(t, out.d, out.report, settings), asio::detached);
+    io.run();
+    out.operations = t.operations();
+    out.reads = t.reads();
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(smtp_engine)
+
+BOOST_AUTO_TEST_CASE(a_fault_at_every_operation_ends_in_the_right_outcome) {
+    auto clean = drive(SIZE_MAX, fault::none);
+    BOOST_REQUIRE(clean.d.succeeded());
+    const std::size_t total = clean.operations;
+    BOOST_TEST(total == 13u);  // 7 replies read, 6 writes
+
+    auto is_read = [&](std::size_t op) {
+        return std::find(clean.reads.begin(), clean.reads.end(), op) != clean.reads.end();
+    };
+    for (fault kind : {fault::error, fault::close, fault::garbage, fault::silence}) {
+        for (std::size_t at = 0; at < total; ++at) {
+            auto run = drive(at, kind);
+            BOOST_TEST_CONTEXT("fault " << static_cast<int>(kind) << " at operation " << at) {
+                BOOST_TEST(run.d.finished());
+                // Garbage and silence only happen to reads; after the message was accepted
+                // (the last write and read are QUIT's) nothing changes the outcome.
+                bool hits = is_read(at) || kind == fault::error || kind == fault::close;
+                bool after_acceptance = at >= total - 2;
+                if (!hits || after_acceptance) {
+                    BOOST_TEST(run.d.succeeded());
+                    continue;
+                }
+                BOOST_TEST(!run.d.succeeded());
+                auto expected = kind == fault::garbage ? outcome_code::protocol_error : outcome_code::connection_lost;
+                BOOST_TEST((run.d.outcome() == expected));
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_test_ends_at_once) {
+    asio::io_context io;
+    // A tarpit: accepts and never speaks.
+    asio::ip::tcp::acceptor tarpit(io, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket held(io);
+    tarpit.async_accept(held, [](error_code) {});
+
+    test_settings settings;
+    settings.deadline = std::chrono::seconds(30);
+    settings.destinations.allow_private = true;
+    settings.destinations.any_port = true;
+    test_request request{"smtp://127.0.0.1:" + std::to_string(tarpit.local_endpoint().port()), "jane@example.com",
+                         std::nullopt};
+
+    asio::cancellation_signal cancel;
+    std::optional<test_report> report;
+    const auto started = std::chrono::steady_clock::now();
+    asio::co_spawn(io, run_test(io.get_executor(), request, settings),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, test_report r) {
+                       report = std::move(r);
+                   }));
+    asio::steady_timer later(io, std::chrono::milliseconds(200));
+    later.async_wait([&](error_code) { cancel.emit(asio::cancellation_type::terminal); });
+    io.run_for(std::chrono::seconds(10));
+
+    BOOST_REQUIRE(report.has_value());
+    BOOST_TEST((std::chrono::steady_clock::now() - started < std::chrono::seconds(5)));
+    BOOST_TEST(!report->success);
+    BOOST_TEST((report->code == outcome_code::timeout));
+    BOOST_TEST((report->failed_phase == phase::greeting));
+    BOOST_TEST(report->detail == "cancelled by the caller");
+}
+
+BOOST_AUTO_TEST_CASE(the_report_json_has_the_spec_shape) {
+    test_report r;
+    r.code = outcome_code::auth_failed;
+    r.failed_phase = phase::auth;
+    r.host = "smtp.example.com";
+    r.port = 587;
+    r.last_reply = reply{535, "5.7.8", {"Authentication credentials invalid"}};
+    auto o = report_to_json(r, std::string("words"));
+    std::vector<std::string> keys;
+    for (const auto& kv : o) keys.emplace_back(kv.key());
+    BOOST_TEST((keys == std::vector<std::string>{"Success", "ErrorCode", "ErrorMessage", "Phase", "Reply", "Hint",
+                                                  "Server", "Tls", "Auth", "Timings", "TotalMs", "Transcript"}));
+    BOOST_TEST(o["ErrorCode"].as_string() == "SR_SMTP_AUTH_FAILED");
+    BOOST_TEST(o["Reply"].as_object()["EnhancedCode"].as_string() == "5.7.8");
+    BOOST_TEST(o["Tls"].is_null());
+    test_report ok;
+    ok.success = true;
+    BOOST_TEST(report_to_json(ok, std::nullopt)["ErrorMessage"].is_null());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
