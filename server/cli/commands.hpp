@@ -23,5 +23,6 @@ using extra_option = std::function<bool(std::string_view arg, std::span<char*> a
 bool parse_common(std::span<char*> args, common_options& out, const extra_option& extra = {});
 
 int run_probe(std::span<char*> args);
+int run_credentials(std::span<char*> args);
 
 }  // namespace smtpcheck::cli

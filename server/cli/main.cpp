@@ -27,6 +27,7 @@ Tests SMTP accounts on request over a SuperOffice-compatible WebAPI.
 commands:
   serve          run the server until SIGINT or SIGTERM, then drain gracefully
   probe          test an SMTP account from the terminal (no HTTP)
+  credentials    store, delete or list SMTP passwords for UseStoredPassword
   check-config   print the effective configuration (secrets as ***) or say what is wrong
 
 options:
@@ -178,6 +179,7 @@ int main(int argc, char** argv) {
     if (command == "serve") return run_serve(rest);
     if (command == "check-config") return run_check_config(rest);
     if (command == "probe") return smtpcheck::cli::run_probe(rest);
+    if (command == "credentials") return smtpcheck::cli::run_credentials(rest);
     std::cerr << "smtpcheck: unknown command '" << command << "' (see smtpcheck --help)\n";
     return 2;
 }

@@ -50,6 +50,8 @@ options:
   --timeout-ms N        the deadline instead of api.slow_threshold_ms
   --ca-file F           also trust the CA certificates in F (PEM)
   --no-send             stop after RCPT (RSET, QUIT): nothing is sent
+  --use-stored-password use the password stored with `smtpcheck credentials set` for the
+                        URI's user, host and port (as UseStoredPassword does)
   --config FILE, --set section.key=value   as for serve
 
 exit status: 0 success, 1 bad configuration, 2 bad arguments, otherwise by outcome:
@@ -108,7 +110,7 @@ void print_readable(const smtp::test_report& r, bool transcript) {
 int run_probe(std::span<char*> args) {
     common_options opts;
     std::string uri, from, to, ca_file;
-    bool json = false, transcript = false, no_send = false;
+    bool json = false, transcript = false, no_send = false, stored = false;
     long timeout_ms = -1;
     bool parsed = parse_common(args, opts, [&](std::string_view a, std::span<char*> all, std::size_t& i, bool& failed) {
         auto value = [&]() -> const char* {
@@ -122,6 +124,7 @@ int run_probe(std::span<char*> args) {
         if (a == "--json") return json = true;
         if (a == "--transcript") return transcript = true;
         if (a == "--no-send") return no_send = true;
+        if (a == "--use-stored-password") return stored = true;
         if (a == "--from" || a == "--to" || a == "--ca-file" || a == "--timeout-ms") {
             const char* v = value();
             if (!v) return false;
@@ -171,7 +174,7 @@ int run_probe(std::span<char*> args) {
 
     boost::asio::io_context io;
     smtp::test_report report;
-    boost::asio::co_spawn(io, smtp::run_test(io.get_executor(), {uri, from, std::nullopt}, std::move(settings)),
+    boost::asio::co_spawn(io, smtp::run_test(io.get_executor(), {uri, from, stored}, std::move(settings)),
                           [&](std::exception_ptr e, smtp::test_report r) {
                               if (e) std::rethrow_exception(e);
                               report = std::move(r);

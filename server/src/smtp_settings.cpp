@@ -16,6 +16,7 @@ smtp::test_settings make_test_settings(const config& cfg) {
     s.destinations.allow = cfg.smtp.allow_destinations;
     s.destinations.deny = cfg.smtp.deny_destinations;
     s.tls = smtp::make_client_tls_context(cfg.smtp.ca_file);
+    s.credentials = std::make_shared<smtp::credential_store>(cfg.smtp.credentials_file, cfg.smtp.secret_key_file);
     return s;
 }
 

@@ -237,7 +237,20 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
     report.port = uri.port;
     auto from = parse_mailbox(request.from);
     if (auto* bad = std::get_if<invalid_input>(&from)) co_return finish(outcome_code::from_invalid, phase::validate, bad->reason);
-    if (request.password) uri.password = request.password;
+    if (request.use_stored_password) {
+        if (!uri.user)
+            co_return finish(outcome_code::no_stored_password, phase::validate, "the SMTP URI names no user");
+        std::optional<std::string> stored;
+        try {
+            if (settings.credentials) stored = settings.credentials->password_for({*uri.user, uri.host, uri.port});
+        } catch (const std::exception& e) {
+            co_return finish(outcome_code::no_stored_password, phase::validate, e.what());
+        }
+        if (!stored)
+            co_return finish(outcome_code::no_stored_password, phase::validate,
+                             "nothing is stored for this user, host and port");
+        uri.password = std::move(stored);
+    }
     if (!settings.tls) settings.tls = make_client_tls_context({});
 
     auto conn = std::make_shared<connection_state>(executor);

@@ -12,7 +12,8 @@ from smtp_peers import Aiosmtpd, Pki, Scripted, SmtpSink
 
 SMTPCHECK = os.environ.get("SMTPCHECK", "../../build/server/smtpcheck")
 LOOPBACK = ["--set", "smtp.allow_private_destinations=true", "--set", "smtp.allowed_ports=*"]
-EXIT = {"SR_SMTP_URI_INVALID": 10, "SR_SMTP_FROM_INVALID": 11, "SR_SMTP_DESTINATION_BLOCKED": 13,
+EXIT = {"SR_SMTP_URI_INVALID": 10, "SR_SMTP_FROM_INVALID": 11, "SR_SMTP_NO_STORED_PASSWORD": 12,
+        "SR_SMTP_DESTINATION_BLOCKED": 13,
         "SR_SMTP_DNS_FAILED": 14, "SR_SMTP_CONNECT_FAILED": 15, "SR_SMTP_TIMEOUT": 16,
         "SR_SMTP_GREETING_REJECTED": 17, "SR_SMTP_TLS_UNAVAILABLE": 18, "SR_SMTP_TLS_FAILED": 19,
         "SR_SMTP_TLS_CERT_INVALID": 20, "SR_SMTP_AUTH_UNAVAILABLE": 21, "SR_SMTP_AUTH_INSECURE": 22,
@@ -352,6 +353,68 @@ class RefusedBeforeConnecting(Base):
         rc, doc = probe(f"smtp://127.0.0.1:{free_port()}")
         self.expect_failure(rc, doc, "SR_SMTP_CONNECT_FAILED", "connect")
         self.assertEqual(doc["Server"]["Tried"][0]["Outcome"], "connect refused")
+
+
+class StoredPasswords(Base):
+    def credentials(self, *args, stdin=None, cwd):
+        return subprocess.run([SMTPCHECK, "credentials", *args], input=stdin, capture_output=True, text=True,
+                              timeout=20, cwd=cwd)
+
+    def test_set_list_use_and_delete(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            server = Aiosmtpd(tls=self.pki.context(self.good))
+            uri = f"smtp://demo@127.0.0.1:{server.port}"
+            try:
+                r = self.credentials("set", uri, stdin="demo\n", cwd=d)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(os.stat(os.path.join(d, "credentials.json.key")).st_mode & 0o777, 0o600)
+                with open(os.path.join(d, "credentials.json")) as f:
+                    self.assertNotIn("ZGVtbw", f.read())  # neither the password nor its base64
+                listed = self.credentials("list", cwd=d)
+                self.assertEqual(listed.stdout, f"demo@127.0.0.1:{server.port}\n")
+
+                def probe_here(u):
+                    out = subprocess.run([SMTPCHECK, "probe", u, "--from", "jane@example.com", "--json",
+                                          "--use-stored-password", "--ca-file", self.pki.ca_file] + LOOPBACK,
+                                         capture_output=True, text=True, timeout=30, cwd=d)
+                    return out.returncode, json.loads(out.stdout)
+
+                rc, doc = probe_here(uri)
+                self.assertEqual(rc, 0, json.dumps(doc, indent=1))
+                self.assertEqual(doc["Auth"], {"Mechanism": "PLAIN", "Succeeded": True})
+                # Never for another port or user, and not without a user.
+                rc, doc = probe_here(f"smtp://demo@127.0.0.1:{server.port + 1}")
+                self.expect_failure(rc, doc, "SR_SMTP_NO_STORED_PASSWORD", "validate")
+                rc, doc = probe_here(f"smtp://other@127.0.0.1:{server.port}")
+                self.expect_failure(rc, doc, "SR_SMTP_NO_STORED_PASSWORD", "validate")
+                rc, doc = probe_here(f"smtp://127.0.0.1:{server.port}")
+                self.expect_failure(rc, doc, "SR_SMTP_NO_STORED_PASSWORD", "validate")
+
+                self.assertEqual(self.credentials("delete", uri, cwd=d).returncode, 0)
+                rc, doc = probe_here(uri)
+                self.expect_failure(rc, doc, "SR_SMTP_NO_STORED_PASSWORD", "validate")
+            finally:
+                server.stop()
+
+    def test_a_password_in_the_uri_is_refused(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            r = self.credentials("set", "smtp://demo:demo@h.example", stdin="x\n", cwd=d)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("stdin", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(d, "credentials.json")))
+
+    def test_concurrent_writers_lose_nothing(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            procs = [subprocess.Popen([SMTPCHECK, "credentials", "set", f"smtp://user{i}@h.example"],
+                                      stdin=subprocess.PIPE, cwd=d) for i in range(16)]
+            for p in procs:
+                p.communicate(b"pw\n", timeout=20)
+                self.assertEqual(p.returncode, 0)
+            listed = self.credentials("list", cwd=d).stdout.split()
+            self.assertEqual(sorted(listed), sorted(f"user{i}@h.example:25" for i in range(16)))
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(a_cancelled_test_ends_at_once) {
     settings.destinations.allow_private = true;
     settings.destinations.any_port = true;
     test_request request{"smtp://127.0.0.1:" + std::to_string(tarpit.local_endpoint().port()), "jane@example.com",
-                         std::nullopt};
+                         false};
 
     asio::cancellation_signal cancel;
     std::optional<test_report> report;

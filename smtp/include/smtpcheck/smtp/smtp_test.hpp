@@ -1,6 +1,7 @@
 // One SMTP test (SPEC 3): `co_await smtpcheck::smtp::run_test(executor, request, settings)`.
 #pragma once
 
+#include "smtpcheck/smtp/credential_store.hpp"
 #include "smtpcheck/smtp/destination_policy.hpp"
 #include "smtpcheck/smtp/outcome.hpp"
 #include "smtpcheck/smtp/reply.hpp"
@@ -24,8 +25,9 @@ namespace smtpcheck::smtp {
 struct test_request {
     std::string smtp_uri;
     std::string from;
-    /// Replaces the URI's password (UseStoredPassword); never logged or reported.
-    std::optional<std::string> password;
+    /// UseStoredPassword: the password stored for the URI's user, host and port replaces
+    /// the URI's; nothing stored is SR_SMTP_NO_STORED_PASSWORD.
+    bool use_stored_password = false;
 };
 
 /// Every bound of a test, with its default (SPEC 3, 4, 7).
@@ -47,6 +49,8 @@ struct test_settings {
         "No reply is needed.\n\nTest id: {test_id}\n";
     /// Client TLS context (system store plus smtp.ca_file): see make_client_tls_context.
     std::shared_ptr<boost::asio::ssl::context> tls;
+    /// Where UseStoredPassword looks; null: nothing is stored.
+    std::shared_ptr<const credential_store> credentials;
 };
 
 /// A client context trusting the system store and, when not empty, `ca_file` (PEM). TLS 1.2
