@@ -1,0 +1,121 @@
+// Dialogs per second against an SMTP server on 127.0.0.1, by two clients in the same binary:
+//   --client engine: smtpcheck::smtp::run_test, the whole test with its report
+//   --client raw:    the bare dialog (greeting, EHLO, MAIL/RCPT/DATA pipelined, message, QUIT)
+//                    with nothing else: the ceiling
+// usage: smtp_dialogs --client engine|raw --port P [--concurrency N] [--seconds S]
+#include "smtpcheck/smtp/smtp_test.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct tally {
+    std::uint64_t ok = 0, failed = 0;
+    std::chrono::steady_clock::time_point until;
+};
+
+// Reads one reply (the line whose fourth octet is a space) and returns its code.
+asio::awaitable<int> read_reply(tcp::socket& s, std::string& buf) {
+    for (;;) {
+        std::size_t start = 0;
+        for (auto eol = buf.find('\n', start); eol != std::string::npos; eol = buf.find('\n', start)) {
+            if (eol - start >= 4 && buf[start + 3] == ' ') {
+                int code = std::atoi(buf.c_str() + start);
+                buf.erase(0, eol + 1);
+                co_return code;
+            }
+            start = eol + 1;
+        }
+        char tmp[2048];
+        auto [ec, n] = co_await s.async_read_some(asio::buffer(tmp), use_tuple);
+        if (ec) co_return -1;
+        buf.append(tmp, n);
+    }
+}
+
+asio::awaitable<bool> raw_dialog(tcp::endpoint at) {
+    tcp::socket s(co_await asio::this_coro::executor);
+    auto [cec] = co_await s.async_connect(at, use_tuple);
+    if (cec) co_return false;
+    s.set_option(tcp::no_delay(true));
+    std::string buf;
+    auto say = [&](std::string_view text) -> asio::awaitable<bool> {
+        auto [ec, n] = co_await asio::async_write(s, asio::buffer(text), use_tuple);
+        co_return !ec;
+    };
+    if (co_await read_reply(s, buf) != 220) co_return false;
+    if (!co_await say("EHLO [127.0.0.1]\r\n") || co_await read_reply(s, buf) != 250) co_return false;
+    if (!co_await say("MAIL FROM:<bench@example.com>\r\nRCPT TO:<sink@example.com>\r\nDATA\r\n")) co_return false;
+    if (co_await read_reply(s, buf) != 250 || co_await read_reply(s, buf) != 250 || co_await read_reply(s, buf) != 354)
+        co_return false;
+    if (!co_await say("Subject: bench\r\n\r\nhello\r\n.\r\n") || co_await read_reply(s, buf) != 250) co_return false;
+    if (!co_await say("QUIT\r\n")) co_return false;
+    co_await read_reply(s, buf);
+    co_return true;
+}
+
+asio::awaitable<void> raw_worker(tcp::endpoint at, tally& t) {
+    while (std::chrono::steady_clock::now() < t.until) (co_await raw_dialog(at) ? t.ok : t.failed)++;
+}
+
+asio::awaitable<void> engine_worker(std::string uri, smtpcheck::smtp::test_settings settings, tally& t) {
+    auto ex = co_await asio::this_coro::executor;
+    while (std::chrono::steady_clock::now() < t.until) {
+        // A named request: GCC 12 destroys a braced temporary inside co_await twice.
+        smtpcheck::smtp::test_request request{uri, "bench@example.com", false};
+        auto report = co_await smtpcheck::smtp::run_test(ex, std::move(request), settings);
+        (report.success ? t.ok : t.failed)++;
+    }
+}
+
+int main(int argc, char** argv) {
+    std::string client = "engine";
+    unsigned short port = 0;
+    int concurrency = 1;
+    double seconds = 5;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--client")) client = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--port")) port = static_cast<unsigned short>(std::atoi(argv[i + 1]));
+        else if (!std::strcmp(argv[i], "--concurrency")) concurrency = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+    }
+    if (!port || (client != "engine" && client != "raw")) {
+        std::fprintf(stderr, "usage: smtp_dialogs --client engine|raw --port P [--concurrency N] [--seconds S]\n");
+        return 2;
+    }
+    asio::io_context io(1);
+    tally t;
+    auto started = std::chrono::steady_clock::now();
+    t.until = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+    smtpcheck::smtp::test_settings settings;
+    settings.destinations.allow_private = true;
+    settings.destinations.any_port = true;
+    settings.test_recipient = "sink@example.com";
+    settings.tls = smtpcheck::smtp::make_client_tls_context({});
+    for (int i = 0; i < concurrency; ++i) {
+        if (client == "raw")
+            asio::co_spawn(io, raw_worker({asio::ip::make_address("127.0.0.1"), port}, t), asio::detached);
+        else
+            asio::co_spawn(io, engine_worker("smtp://127.0.0.1:" + std::to_string(port), settings, t), asio::detached);
+    }
+    io.run();
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::printf("%.0f dialogs/s (%llu ok, %llu failed)\n", static_cast<double>(t.ok) / elapsed,
+                static_cast<unsigned long long>(t.ok), static_cast<unsigned long long>(t.failed));
+    return t.failed ? 1 : 0;
+}
