@@ -83,11 +83,14 @@ class Server:
         return True
 
     def signal(self, sig=signal.SIGTERM):
+        self.signalled = True
         self.proc.send_signal(sig)
 
     def stop(self, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM (unless a test already sent it: a second one could reach the process after
+        its handler is gone and kill it) and the exit status."""
+        if self.proc.poll() is None and not getattr(self, "signalled", False):
+            self.signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -203,4 +206,7 @@ class RawClient:
             return False
 
     def close(self):
+        self.sock.close()
+
+    def __del__(self):
         self.sock.close()
