@@ -24,5 +24,7 @@ bool parse_common(std::span<char*> args, common_options& out, const extra_option
 
 int run_probe(std::span<char*> args);
 int run_credentials(std::span<char*> args);
+int run_hash_password(std::span<char*> args);
+int run_ticket(std::span<char*> args);
 
 }  // namespace smtpcheck::cli

@@ -1,5 +1,6 @@
 // smtpcheck: the one executable (SPEC section 6).
 #include "commands.hpp"
+#include "smtpcheck/server/api.hpp"
 #include "smtpcheck/server/config.hpp"
 #include "smtpcheck/server/http_server.hpp"
 #include "smtpcheck/server/logging.hpp"
@@ -28,6 +29,8 @@ commands:
   serve          run the server until SIGINT or SIGTERM, then drain gracefully
   probe          test an SMTP account from the terminal (no HTTP)
   credentials    store, delete or list SMTP passwords for UseStoredPassword
+  hash-password  print the hash of a password (on stdin) for [users]
+  ticket         print a 7T: ticket for a user (SOTicket authentication)
   check-config   print the effective configuration (secrets as ***) or say what is wrong
 
 options:
@@ -134,6 +137,14 @@ int run_serve(std::span<char*> args) {
 
     asio::io_context io(static_cast<int>(threads));
     smtpcheck::server::router routes(cfg.server.base_path);
+    try {
+        auto authenticator =
+            std::make_shared<smtpcheck::auth::authenticator>(smtpcheck::server::make_auth_settings(cfg, log.get()));
+        smtpcheck::server::add_api_routes(routes, cfg, authenticator, log);
+    } catch (const std::exception& e) {
+        log->error("cannot start: {}", e.what());
+        return 1;
+    }
     smtpcheck::server::http_server server(io.get_executor(), cfg, std::move(routes), log);
     try {
         server.start();
@@ -180,6 +191,8 @@ int main(int argc, char** argv) {
     if (command == "check-config") return run_check_config(rest);
     if (command == "probe") return smtpcheck::cli::run_probe(rest);
     if (command == "credentials") return smtpcheck::cli::run_credentials(rest);
+    if (command == "hash-password") return smtpcheck::cli::run_hash_password(rest);
+    if (command == "ticket") return smtpcheck::cli::run_ticket(rest);
     std::cerr << "smtpcheck: unknown command '" << command << "' (see smtpcheck --help)\n";
     return 2;
 }

@@ -120,8 +120,10 @@ void serialize(std::string& out, const response& r, std::string_view date, std::
         out += "\r\nContent-Type: ";
         out += r.content_type;
     }
-    out += "\r\nContent-Length: ";
-    append_number(out, r.body.size());
+    if (r.status != http::status::no_content) {  // RFC 9110 8.6: never on 204
+        out += "\r\nContent-Length: ";
+        append_number(out, r.body.size());
+    }
     out += "\r\nX-Request-Id: ";
     out += request_id;
     for (const auto& [name, value] : r.headers) {

@@ -1,0 +1,88 @@
+// Who is calling (SPEC 2.2): Basic, SOTicket, Bearer JWT, or a browser session with
+// X-XSRF-TOKEN; SO-AppToken; failed attempts limited per client address.
+#pragma once
+
+#include "smtpcheck/auth/jwt.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/http/message.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace smtpcheck::auth {
+
+struct settings {
+    bool basic = true, soticket = true, bearer = true, session = true;
+    std::string secret;  ///< HMAC key of tickets and sessions (>= 32 octets)
+    std::chrono::seconds ticket_ttl{28800};
+    std::chrono::seconds session_ttl{28800};
+    std::shared_ptr<const jwt_verifier> jwt;  ///< null: Bearer is refused
+    std::vector<std::string> app_tokens;
+    bool require_app_token = false;
+    unsigned failed_logins_per_minute = 20;
+    std::map<std::string, std::string> users;  ///< name -> hash_password() string
+    std::chrono::seconds cache_ttl{60};        ///< how long a verified Basic credential is remembered
+};
+
+struct verdict {
+    enum class kind { ok, unauthorized, forbidden, too_many_requests };
+    kind what = kind::unauthorized;
+    std::string principal;
+    std::string scheme;  ///< "basic", "soticket", "bearer", "session"
+    std::string reason;  ///< for the log, never for the client
+    std::chrono::seconds retry_after{0};
+};
+
+class authenticator {
+public:
+    explicit authenticator(settings s);
+    ~authenticator();
+
+    /// The check every API request passes before its body is read.
+    boost::asio::awaitable<verdict> check(const boost::beast::http::request_header<>& header, std::string peer);
+
+    /// POST /login: the session cookie's value and its XSRF token, or a verdict saying why not.
+    struct login_result {
+        verdict outcome;
+        std::string session_cookie;
+        std::string xsrf;
+    };
+    boost::asio::awaitable<login_result> login(std::string user, std::string password, std::string peer);
+
+    /// One WWW-Authenticate value per enabled header scheme.
+    std::vector<std::string> challenges() const;
+    const settings& config() const { return s_; }
+
+private:
+    boost::asio::awaitable<verdict> check_basic(std::string_view credentials, std::string peer);
+    boost::asio::awaitable<bool> password_ok(const std::string& user, const std::string& password);
+    verdict limited(std::string_view peer);
+    void failed(std::string_view peer);
+
+    settings s_;
+    std::string cache_key_;  ///< random per process: the cache never holds a password, only its keyed hash
+    std::string decoy_;      ///< a hash checked for unknown users, made once at start
+    boost::asio::thread_pool pool_;
+
+    std::mutex mutex_;
+    struct cached {
+        std::string user;
+        std::chrono::steady_clock::time_point expires;
+    };
+    std::unordered_map<std::string, cached> cache_;
+    struct window {
+        std::chrono::steady_clock::time_point start;
+        unsigned failures = 0;
+    };
+    std::unordered_map<std::string, window> failures_;
+};
+
+}  // namespace smtpcheck::auth

@@ -1,0 +1,233 @@
+#include "smtpcheck/auth/authenticator.hpp"
+
+#include "smtpcheck/auth/crypto.hpp"
+#include "smtpcheck/auth/tokens.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/string.hpp>
+
+namespace smtpcheck::auth {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t max_cache_entries = 10000;
+constexpr std::size_t max_tracked_addresses = 100000;
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// The value of one cookie in a Cookie header, exactly as the client sent it.
+std::optional<std::string_view> cookie(std::string_view header, std::string_view name) {
+    while (!header.empty()) {
+        auto semi = header.find(';');
+        auto pair = trim(header.substr(0, semi));
+        header.remove_prefix(semi == std::string_view::npos ? header.size() : semi + 1);
+        auto eq = pair.find('=');
+        if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+    }
+    return std::nullopt;
+}
+
+verdict deny(verdict::kind k, std::string reason, std::string scheme = {}) {
+    verdict v;
+    v.what = k;
+    v.reason = std::move(reason);
+    v.scheme = std::move(scheme);
+    return v;
+}
+
+verdict allow(std::string principal, std::string scheme) {
+    verdict v;
+    v.what = verdict::kind::ok;
+    v.principal = std::move(principal);
+    v.scheme = std::move(scheme);
+    return v;
+}
+
+// Runs PBKDF2 on the pool and completes on the caller's executor.
+template <class Token>
+auto async_verify(asio::thread_pool& pool, std::string password, std::string hash, Token&& token) {
+    return asio::async_initiate<Token, void(bool)>(
+        [&pool](auto handler, std::string pw, std::string h) {
+            auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+            asio::post(pool, [handler = std::move(handler), work = std::move(work), pw = std::move(pw),
+                              h = std::move(h)]() mutable {
+                bool ok = verify_password(pw, h);
+                auto ex = work.get_executor();
+                asio::post(ex, [handler = std::move(handler), ok]() mutable { std::move(handler)(ok); });
+            });
+        },
+        token, std::move(password), std::move(hash));
+}
+
+}  // namespace
+
+authenticator::authenticator(settings s)
+    : s_(std::move(s)), cache_key_(random_bytes(32)), decoy_(hash_password(base64_encode(random_bytes(12)))), pool_(2) {}
+
+authenticator::~authenticator() {
+    pool_.stop();
+    pool_.join();
+}
+
+std::vector<std::string> authenticator::challenges() const {
+    std::vector<std::string> out;
+    if (s_.basic) out.emplace_back("Basic realm=\"smtpcheck\", charset=\"UTF-8\"");
+    if (s_.soticket) out.emplace_back("SOTicket");
+    if (s_.bearer) out.emplace_back("Bearer");
+    return out;
+}
+
+verdict authenticator::limited(std::string_view peer) {
+    std::lock_guard lock(mutex_);
+    auto it = failures_.find(std::string(peer));
+    if (it == failures_.end()) return allow({}, {});
+    auto now = steady::now();
+    if (now - it->second.start >= std::chrono::minutes(1)) {
+        failures_.erase(it);
+        return allow({}, {});
+    }
+    if (it->second.failures < s_.failed_logins_per_minute) return allow({}, {});
+    auto v = deny(verdict::kind::too_many_requests, "too many failed attempts from " + std::string(peer));
+    v.retry_after = std::chrono::duration_cast<std::chrono::seconds>(it->second.start + std::chrono::minutes(1) - now) +
+                    std::chrono::seconds(1);
+    return v;
+}
+
+void authenticator::failed(std::string_view peer) {
+    std::lock_guard lock(mutex_);
+    auto now = steady::now();
+    if (failures_.size() >= max_tracked_addresses) {
+        std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.start >= std::chrono::minutes(1); });
+        if (failures_.size() >= max_tracked_addresses) failures_.clear();  // bounded, even under a flood
+    }
+    auto& w = failures_[std::string(peer)];
+    if (w.failures == 0 || now - w.start >= std::chrono::minutes(1)) w = {now, 0};
+    ++w.failures;
+}
+
+asio::awaitable<bool> authenticator::password_ok(const std::string& user, const std::string& password) {
+    auto hash = s_.users.find(user);
+    // An unknown user costs the same PBKDF2 as a known one, so timing does not tell them apart.
+    const std::string& encoded = hash == s_.users.end() ? decoy_ : hash->second;
+    const std::string key = hmac_sha256(cache_key_, user + '\0' + password + '\0' + encoded);
+    {
+        std::lock_guard lock(mutex_);
+        auto it = cache_.find(key);
+        if (it != cache_.end() && it->second.expires > steady::now() && hash != s_.users.end()) co_return true;
+    }
+    bool ok = co_await async_verify(pool_, password, encoded, asio::use_awaitable);
+    ok = ok && hash != s_.users.end();
+    if (ok) {
+        std::lock_guard lock(mutex_);
+        auto now = steady::now();
+        if (cache_.size() >= max_cache_entries) {
+            std::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
+            if (cache_.size() >= max_cache_entries) cache_.clear();
+        }
+        cache_[key] = {user, now + s_.cache_ttl};
+    }
+    co_return ok;
+}
+
+asio::awaitable<verdict> authenticator::check_basic(std::string_view credentials, std::string peer) {
+    auto decoded = base64_decode(trim(credentials));
+    if (!decoded) co_return deny(verdict::kind::unauthorized, "Basic credentials are not base64", "basic");
+    auto colon = decoded->find(':');
+    if (colon == std::string::npos) co_return deny(verdict::kind::unauthorized, "Basic credentials without ':'", "basic");
+    std::string user = decoded->substr(0, colon), password = decoded->substr(colon + 1);
+    if (co_await password_ok(user, password)) co_return allow(user, "basic");
+    failed(peer);
+    co_return deny(verdict::kind::unauthorized, "wrong user name or password for '" + user + "'", "basic");
+}
+
+asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, std::string peer) {
+    if (auto v = limited(peer); v.what != verdict::kind::ok) co_return v;
+
+    if (s_.require_app_token) {
+        std::string_view token = h["SO-AppToken"];
+        bool known = false;
+        for (const auto& t : s_.app_tokens) known = constant_time_equal(t, token) || known;
+        if (!known) co_return deny(verdict::kind::forbidden, token.empty() ? "no SO-AppToken" : "unknown SO-AppToken");
+    }
+
+    std::string_view authorization = h[http::field::authorization];
+    if (!authorization.empty()) {
+        auto space = authorization.find(' ');
+        std::string_view scheme = authorization.substr(0, space);
+        std::string_view credentials = space == std::string_view::npos ? "" : trim(authorization.substr(space + 1));
+        if (s_.basic && boost::beast::iequals(scheme, "Basic")) co_return co_await check_basic(credentials, peer);
+        if (s_.soticket && boost::beast::iequals(scheme, "SOTicket")) {
+            auto user = verify_ticket(s_.secret, credentials, std::chrono::system_clock::now());
+            if (user && s_.users.contains(*user)) co_return allow(*user, "soticket");
+            failed(peer);
+            co_return deny(verdict::kind::unauthorized,
+                           user ? "ticket for unknown user '" + *user + "'" : "ticket with a bad signature or expired",
+                           "soticket");
+        }
+        if (s_.bearer && boost::beast::iequals(scheme, "Bearer")) {
+            if (!s_.jwt) {
+                failed(peer);
+                co_return deny(verdict::kind::unauthorized, "Bearer token but no auth.jwt_keys_file", "bearer");
+            }
+            auto r = s_.jwt->verify(credentials, std::chrono::system_clock::now());
+            if (r.subject) co_return allow(*r.subject, "bearer");
+            failed(peer);
+            co_return deny(verdict::kind::unauthorized, "JWT refused: " + r.error, "bearer");
+        }
+        failed(peer);
+        co_return deny(verdict::kind::unauthorized, "scheme '" + std::string(scheme.substr(0, 20)) + "' not enabled");
+    }
+
+    if (!s_.session) co_return deny(verdict::kind::unauthorized, "no Authorization header");
+    std::string_view cookies = h[http::field::cookie];
+    auto session_cookie = cookie(cookies, "smtpcheck_session");
+    if (!session_cookie) co_return deny(verdict::kind::unauthorized, "no Authorization header and no session");
+    auto sess = verify_session(s_.secret, *session_cookie, std::chrono::system_clock::now());
+    if (!sess || !s_.users.contains(sess->user)) {
+        failed(peer);
+        co_return deny(verdict::kind::unauthorized, "session cookie with a bad signature, expired, or unknown user",
+                       "session");
+    }
+    std::string_view header_token = h["X-XSRF-TOKEN"];
+    if (header_token.empty()) co_return deny(verdict::kind::unauthorized, "session without X-XSRF-TOKEN", "session");
+    auto cookie_token = cookie(cookies, "XSRF-TOKEN");
+    bool matches_cookie = cookie_token && constant_time_equal(*cookie_token, header_token);
+    bool bound = constant_time_equal(xsrf_token(s_.secret, sess->id), header_token);
+    if (!matches_cookie || !bound) {
+        failed(peer);
+        co_return deny(verdict::kind::forbidden, "X-XSRF-TOKEN does not match the session", "session");
+    }
+    co_return allow(sess->user, "session");
+}
+
+asio::awaitable<authenticator::login_result> authenticator::login(std::string user, std::string password,
+                                                                  std::string peer) {
+    login_result out;
+    if (auto v = limited(peer); v.what != verdict::kind::ok) {
+        out.outcome = v;
+        co_return out;
+    }
+    if (!co_await password_ok(user, password)) {
+        failed(peer);
+        out.outcome = deny(verdict::kind::unauthorized, "login refused for '" + user + "'", "session");
+        co_return out;
+    }
+    std::string id;
+    out.session_cookie = mint_session(s_.secret, user, std::chrono::system_clock::now() + s_.session_ttl, &id);
+    out.xsrf = xsrf_token(s_.secret, id);
+    out.outcome = allow(user, "session");
+    co_return out;
+}
+
+}  // namespace smtpcheck::auth

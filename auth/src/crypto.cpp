@@ -1,0 +1,104 @@
+#include "smtpcheck/auth/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <charconv>
+#include <stdexcept>
+#include <vector>
+
+namespace smtpcheck::auth {
+
+std::string base64_encode(std::string_view data) {
+    std::string out(4 * ((data.size() + 2) / 3), '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::string out(3 * text.size() / 4, '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+    if (n < 0) return std::nullopt;
+    std::size_t pad = text.ends_with("==") ? 2 : text.ends_with("=") ? 1 : 0;
+    out.resize(static_cast<std::size_t>(n) - pad);
+    return out;
+}
+
+std::string base64url_encode(std::string_view data) {
+    std::string s = base64_encode(data);
+    while (!s.empty() && s.back() == '=') s.pop_back();
+    for (char& c : s) c = c == '+' ? '-' : c == '/' ? '_' : c;
+    return s;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+    std::string s(text);
+    for (char& c : s) {
+        if (c == '+' || c == '/' || c == '=') return std::nullopt;
+        c = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    if (s.size() % 4 == 1) return std::nullopt;
+    while (s.size() % 4) s += '=';
+    return base64_decode(s);
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+         data.size(), mac, &len);
+    return std::string(reinterpret_cast<char*>(mac), len);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string random_bytes(std::size_t n) {
+    std::string out(n, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+        throw std::runtime_error("no random bytes from OpenSSL");
+    return out;
+}
+
+namespace {
+std::string pbkdf2(std::string_view password, std::string_view salt, unsigned iterations) {
+    std::string out(32, '\0');
+    PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                      reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                      static_cast<int>(iterations), EVP_sha256(), 32, reinterpret_cast<unsigned char*>(out.data()));
+    return out;
+}
+}  // namespace
+
+std::string hash_password(std::string_view password, unsigned iterations) {
+    auto salt = random_bytes(16);
+    return "pbkdf2-sha256$" + std::to_string(iterations) + "$" + base64_encode(salt) + "$" +
+           base64_encode(pbkdf2(password, salt, iterations));
+}
+
+bool verify_password(std::string_view password, std::string_view encoded) {
+    std::vector<std::string_view> parts;
+    for (std::size_t start = 0;;) {
+        auto end = encoded.find('$', start);
+        parts.push_back(encoded.substr(start, end - start));
+        if (end == std::string_view::npos) break;
+        start = end + 1;
+    }
+    if (parts.size() != 4 || parts[0] != "pbkdf2-sha256") return false;
+    unsigned iterations = 0;
+    auto [p, ec] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), iterations);
+    if (ec != std::errc{} || iterations < 100000 || iterations > 10'000'000) return false;
+    auto salt = base64_decode(parts[2]);
+    auto expected = base64_decode(parts[3]);
+    if (!salt || !expected || expected->size() != 32) return false;
+    return constant_time_equal(pbkdf2(password, *salt, iterations), *expected);
+}
+
+}  // namespace smtpcheck::auth

@@ -1,0 +1,79 @@
+#include "smtpcheck/auth/tokens.hpp"
+
+#include "smtpcheck/auth/crypto.hpp"
+
+#include <charconv>
+#include <vector>
+
+namespace smtpcheck::auth {
+namespace {
+
+// Domain separation: a ticket can never pass as a session, nor the other way round.
+std::string sign(std::string_view secret, std::string_view kind, std::string_view payload) {
+    return base64url_encode(hmac_sha256(secret, std::string(kind) + ":" + std::string(payload)));
+}
+
+std::optional<std::vector<std::string>> open_signed(std::string_view secret, std::string_view kind,
+                                                     std::string_view token, std::size_t fields) {
+    if (token.size() > 4096) return std::nullopt;
+    auto dot = token.find('.');
+    if (dot == std::string_view::npos) return std::nullopt;
+    auto payload_b64 = token.substr(0, dot);
+    if (!constant_time_equal(sign(secret, kind, payload_b64), token.substr(dot + 1))) return std::nullopt;
+    auto payload = base64url_decode(payload_b64);
+    if (!payload) return std::nullopt;
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (auto nul = payload->find('\0'); nul != std::string::npos; nul = payload->find('\0', start)) {
+        parts.push_back(payload->substr(start, nul - start));
+        start = nul + 1;
+    }
+    parts.push_back(payload->substr(start));
+    if (parts.size() != fields) return std::nullopt;
+    return parts;
+}
+
+bool unexpired(const std::string& seconds, clock::time_point now) {
+    long long expires = 0;
+    auto [p, ec] = std::from_chars(seconds.data(), seconds.data() + seconds.size(), expires);
+    if (ec != std::errc{} || p != seconds.data() + seconds.size()) return false;
+    return std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() < expires;
+}
+
+std::string seconds_of(clock::time_point t) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+}  // namespace
+
+std::string mint_ticket(std::string_view secret, std::string_view user, clock::time_point expires) {
+    auto payload = base64url_encode(std::string(user) + '\0' + seconds_of(expires));
+    return "7T:" + payload + "." + sign(secret, "ticket", payload);
+}
+
+std::optional<std::string> verify_ticket(std::string_view secret, std::string_view ticket, clock::time_point now) {
+    if (ticket.starts_with("7T:")) ticket.remove_prefix(3);
+    auto parts = open_signed(secret, "ticket", ticket, 2);
+    if (!parts || (*parts)[0].empty() || !unexpired((*parts)[1], now)) return std::nullopt;
+    return (*parts)[0];
+}
+
+std::string mint_session(std::string_view secret, std::string_view user, clock::time_point expires,
+                         std::string* id_out) {
+    auto id = base64url_encode(random_bytes(18));
+    if (id_out) *id_out = id;
+    auto payload = base64url_encode(std::string(user) + '\0' + seconds_of(expires) + '\0' + id);
+    return payload + "." + sign(secret, "session", payload);
+}
+
+std::optional<session> verify_session(std::string_view secret, std::string_view cookie, clock::time_point now) {
+    auto parts = open_signed(secret, "session", cookie, 3);
+    if (!parts || (*parts)[0].empty() || !unexpired((*parts)[1], now)) return std::nullopt;
+    return session{(*parts)[0], (*parts)[2]};
+}
+
+std::string xsrf_token(std::string_view secret, std::string_view session_id) {
+    return sign(secret, "xsrf", session_id);
+}
+
+}  // namespace smtpcheck::auth

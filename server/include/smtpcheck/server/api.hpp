@@ -1,0 +1,29 @@
+// The API routes and the authentication every one of them passes (SPEC 2.1, 2.2).
+#pragma once
+
+#include "smtpcheck/auth/authenticator.hpp"
+#include "smtpcheck/server/config.hpp"
+#include "smtpcheck/server/router.hpp"
+
+#include <memory>
+
+namespace spdlog {
+class logger;
+}
+
+namespace smtpcheck::server {
+
+/// [auth] and [users] as the authenticator's settings: reads auth.secret_file (>= 32 octets;
+/// empty: a random key for this process, with a warning) and auth.jwt_keys_file.
+/// Throws config_error on a file that cannot be used.
+auth::settings make_auth_settings(const config& cfg, spdlog::logger* log);
+
+/// The secret of auth.secret_file, as make_auth_settings reads it (for `smtpcheck ticket`).
+std::string read_auth_secret(const config& cfg);
+
+/// Adds the API routes (the TestSmtpServer description for now), /login and /logout, all
+/// guarded by `authenticator`.
+void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::authenticator> authenticator,
+                    std::shared_ptr<spdlog::logger> log);
+
+}  // namespace smtpcheck::server
