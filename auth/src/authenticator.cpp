@@ -126,6 +126,7 @@ asio::awaitable<bool> authenticator::password_ok(const std::string& user, const 
         auto it = cache_.find(key);
         if (it != cache_.end() && it->second.expires > steady::now() && hash != s_.users.end()) co_return true;
     }
+    ++hashes_;
     bool ok = co_await async_verify(pool_, password, encoded, asio::use_awaitable);
     ok = ok && hash != s_.users.end();
     if (ok) {

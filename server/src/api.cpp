@@ -76,7 +76,9 @@ asio::awaitable<response> describe_test_smtp_server() {
 }
 
 std::string cookie_attributes(bool tls, long max_age, bool http_only) {
-    return "; Path=/; SameSite=Strict; Max-Age=" + std::to_string(max_age) + (http_only ? "; HttpOnly" : "") +
+    // A cleared cookie also gets an Expires in the past, for clients older than Max-Age.
+    return "; Path=/; SameSite=Strict; Max-Age=" + std::to_string(max_age) +
+           (max_age == 0 ? "; Expires=Thu, 01 Jan 1970 00:00:00 GMT" : "") + (http_only ? "; HttpOnly" : "") +
            (tls ? "; Secure" : "");
 }
 

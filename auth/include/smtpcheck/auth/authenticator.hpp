@@ -8,6 +8,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/message.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -60,6 +61,8 @@ public:
     /// One WWW-Authenticate value per enabled header scheme.
     std::vector<std::string> challenges() const;
     const settings& config() const { return s_; }
+    /// How many PBKDF2 verifications ran (the cache's effect, for tests and metrics).
+    std::uint64_t password_hashes_computed() const { return hashes_; }
 
 private:
     boost::asio::awaitable<verdict> check_basic(std::string_view credentials, std::string peer);
@@ -70,6 +73,7 @@ private:
     settings s_;
     std::string cache_key_;  ///< random per process: the cache never holds a password, only its keyed hash
     std::string decoy_;      ///< a hash checked for unknown users, made once at start
+    std::atomic<std::uint64_t> hashes_{0};
     boost::asio::thread_pool pool_;
 
     std::mutex mutex_;
