@@ -200,6 +200,20 @@ class Configurations(unittest.TestCase):
                 self.assertEqual(curl(stranger.url + ROUTE, headers=[f"Authorization: SOTicket {ticket}"]).status, 401)
                 self.assertIn("auth.secret_file is empty", stranger.log())
 
+    def test_session_cookies_are_secure_over_tls(self):
+        with tempfile.TemporaryDirectory() as d:
+            key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                            "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+            with Server(f"users.alice={self.hash}", "server.tls_listen=127.0.0.1:0", f"server.tls_cert={cert}",
+                        f"server.tls_key={key}") as server:
+                https = [a for a in server.addresses if a.startswith("https://")][0]
+                r = curl(https + "/login", "--cacert", cert, method="POST", data="Username=alice&Password=pw",
+                         headers=["Content-Type: application/x-www-form-urlencoded"])
+                self.assertEqual(r.status, 204)
+                self.assertTrue(all("; Secure" in c for c in r.headers["set-cookie"]))
+
     def test_cli_refuses_tickets_it_cannot_make_verifiable(self):
         out = subprocess.run([SMTPCHECK, "ticket", "--user", "alice", f"--set=users.alice={self.hash}"],
                              capture_output=True, text=True)
