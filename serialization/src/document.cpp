@@ -1,0 +1,177 @@
+#include "smtpcheck/serialization/document.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <sstream>
+#include <vector>
+
+namespace smtpcheck::serialization {
+namespace {
+
+namespace json = boost::json;
+namespace pt = boost::property_tree;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+constexpr std::array<std::pair<media_type, std::string_view>, 6> types{{
+    {media_type::json, "application/json"},
+    {media_type::text_json, "text/json"},
+    {media_type::xml, "application/xml"},
+    {media_type::text_xml, "text/xml"},
+    {media_type::json_patch, "application/json-patch+json"},
+    {media_type::merge_patch, "application/merge-patch+json"},
+}};
+
+void to_ptree(pt::ptree& node, const json::value& v) {
+    switch (v.kind()) {
+    case json::kind::null: node.put("<xmlattr>.i:nil", "true"); break;
+    case json::kind::bool_: node.put_value(v.as_bool() ? "true" : "false"); break;
+    case json::kind::string: node.put_value(std::string(v.as_string())); break;
+    case json::kind::object:
+        for (const auto& kv : v.as_object()) to_ptree(node.add_child(std::string(kv.key()), pt::ptree()), kv.value());
+        break;
+    case json::kind::array:
+        for (const auto& item : v.as_array())
+            to_ptree(node.add_child(item.is_string() ? "string" : "Item", pt::ptree()), item);
+        break;
+    default: node.put_value(json::serialize(v)); break;  // numbers
+    }
+}
+
+void select_in(json::object& o, const std::vector<std::string>& paths) {
+    for (auto& kv : o) {
+        std::string name = lower(kv.key());
+        bool whole = false;
+        std::vector<std::string> inner;
+        for (const auto& p : paths) {
+            if (p == name) whole = true;
+            else if (p.size() > name.size() && p.compare(0, name.size(), name) == 0 && p[name.size()] == '/')
+                inner.push_back(p.substr(name.size() + 1));
+        }
+        if (whole) continue;
+        if (!inner.empty() && kv.value().is_object()) select_in(kv.value().as_object(), inner);
+        else if (inner.empty()) kv.value() = nullptr;
+    }
+}
+
+}  // namespace
+
+media_type negotiate(std::string_view accept) {
+    struct range {
+        std::string type, subtype;
+        double q = 1;
+    };
+    std::vector<range> ranges;
+    while (!accept.empty()) {
+        auto comma = accept.find(',');
+        auto item = trim(accept.substr(0, comma));
+        accept.remove_prefix(comma == std::string_view::npos ? accept.size() : comma + 1);
+        auto semi = item.find(';');
+        auto mt = lower(trim(item.substr(0, semi)));
+        auto slash = mt.find('/');
+        if (slash == std::string::npos) continue;
+        range r{mt.substr(0, slash), mt.substr(slash + 1), 1};
+        while (semi != std::string_view::npos) {
+            item.remove_prefix(semi + 1);
+            semi = item.find(';');
+            auto param = trim(item.substr(0, semi));
+            if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+                try {
+                    r.q = std::clamp(std::stod(std::string(param.substr(2))), 0.0, 1.0);
+                } catch (const std::exception&) {
+                    r.q = 0;
+                }
+            }
+        }
+        ranges.push_back(r);
+    }
+    media_type best = media_type::json;
+    double best_q = 0;
+    for (const auto& [m, name] : types) {
+        auto slash = name.find('/');
+        std::string type(name.substr(0, slash)), subtype(name.substr(slash + 1));
+        int specificity = -1;
+        double q = 0;
+        for (const auto& r : ranges) {
+            int s = r.type == type && r.subtype == subtype ? 2 : r.type == type && r.subtype == "*" ? 1
+                    : r.type == "*" && r.subtype == "*"                                           ? 0
+                                                                                                  : -1;
+            if (s > specificity) {
+                specificity = s;
+                q = r.q;
+            }
+        }
+        if (specificity >= 0 && q > best_q) {
+            best_q = q;
+            best = m;
+        }
+    }
+    return best;
+}
+
+std::string_view content_type_of(media_type m) {
+    switch (m) {
+    case media_type::json: return "application/json; charset=utf-8";
+    case media_type::text_json: return "text/json; charset=utf-8";
+    case media_type::xml: return "application/xml; charset=utf-8";
+    case media_type::text_xml: return "text/xml; charset=utf-8";
+    case media_type::json_patch: return "application/json-patch+json; charset=utf-8";
+    case media_type::merge_patch: return "application/merge-patch+json; charset=utf-8";
+    }
+    return "application/json; charset=utf-8";
+}
+
+bool is_xml(media_type m) { return m == media_type::xml || m == media_type::text_xml; }
+
+std::string write_json(const document& d) { return json::serialize(d.body); }
+
+std::string write_xml(const document& d) {
+    pt::ptree tree;
+    auto& root = tree.add_child(d.root, pt::ptree());
+    root.put("<xmlattr>.xmlns:i", "http://www.w3.org/2001/XMLSchema-instance");
+    for (const auto& kv : d.body) to_ptree(root.add_child(std::string(kv.key()), pt::ptree()), kv.value());
+    std::ostringstream out;
+    pt::write_xml(out, tree);
+    return out.str();
+}
+
+std::string write(const document& d, media_type m) { return is_xml(m) ? write_xml(d) : write_json(d); }
+
+void apply_select(json::object& body, std::string_view select) {
+    std::vector<std::string> paths;
+    while (!select.empty()) {
+        auto comma = select.find(',');
+        auto item = trim(select.substr(0, comma));
+        select.remove_prefix(comma == std::string_view::npos ? select.size() : comma + 1);
+        if (!item.empty()) paths.push_back(lower(item));
+    }
+    if (!paths.empty()) select_in(body, paths);
+}
+
+std::optional<std::string> select_parameter(std::string_view target) {
+    auto q = target.find('?');
+    if (q == std::string_view::npos) return std::nullopt;
+    auto parsed = boost::urls::parse_origin_form(target);
+    if (!parsed) return std::nullopt;
+    for (auto p : parsed->params())  // decoded: %24select is $select
+        if (lower(p.key) == "$select") return std::string(p.value);
+    return std::nullopt;
+}
+
+}  // namespace smtpcheck::serialization

@@ -1,0 +1,411 @@
+#include "smtpcheck/serialization/request_body.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
+#include <boost/url/params_view.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+namespace smtpcheck::serialization {
+namespace {
+
+namespace json = boost::json;
+namespace pt = boost::property_tree;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && lower(a) == lower(b); }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+enum class media { none, json, merge_patch, json_patch, xml, form, unknown };
+
+struct parsed_type {
+    media kind = media::none;
+    std::string charset;
+};
+
+parsed_type parse_type(std::string_view header) {
+    parsed_type out;
+    auto semi = header.find(';');
+    auto type = lower(trim(header.substr(0, semi)));
+    if (type.empty()) out.kind = media::none;
+    else if (type == "application/json" || type == "text/json") out.kind = media::json;
+    else if (type == "application/merge-patch+json") out.kind = media::merge_patch;
+    else if (type == "application/json-patch+json") out.kind = media::json_patch;
+    else if (type == "application/xml" || type == "text/xml") out.kind = media::xml;
+    else if (type == "application/x-www-form-urlencoded") out.kind = media::form;
+    else out.kind = media::unknown;
+    while (semi != std::string_view::npos) {
+        header.remove_prefix(semi + 1);
+        semi = header.find(';');
+        auto param = trim(header.substr(0, semi));
+        auto eq = param.find('=');
+        if (eq != std::string_view::npos && iequals(trim(param.substr(0, eq)), "charset")) {
+            auto v = trim(param.substr(eq + 1));
+            if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+            out.charset = lower(v);
+        }
+    }
+    return out;
+}
+
+decode_error bad(std::string message) { return {400, std::move(message)}; }
+
+std::optional<decode_error> set_bool(test_request_body& r, std::optional<std::string_view> text, bool is_null) {
+    if (is_null || !text || text->empty()) {
+        r.use_stored_password = false;
+        return std::nullopt;
+    }
+    if (iequals(*text, "true")) r.use_stored_password = true;
+    else if (iequals(*text, "false")) r.use_stored_password = false;
+    else return bad("UseStoredPassword must be true or false.");
+    return std::nullopt;
+}
+
+// The three properties from a JSON object, names case-insensitive, unknown ones ignored.
+std::variant<test_request_body, decode_error> from_object(const json::value& v) {
+    if (!v.is_object()) return bad("The request body must be a JSON object.");
+    test_request_body r;
+    for (const auto& kv : v.as_object()) {
+        const json::value& x = kv.value();
+        auto string_or_null = [&](std::optional<std::string>& target, const char* name) -> std::optional<decode_error> {
+            if (x.is_null()) target.reset();
+            else if (x.is_string()) target = std::string(x.as_string());
+            else return bad(std::string(name) + " must be a string or null.");
+            return std::nullopt;
+        };
+        std::optional<decode_error> e;
+        if (iequals(kv.key(), "SmtpUri")) e = string_or_null(r.smtp_uri, "SmtpUri");
+        else if (iequals(kv.key(), "From")) e = string_or_null(r.from, "From");
+        else if (iequals(kv.key(), "UseStoredPassword")) {
+            if (x.is_bool()) r.use_stored_password = x.as_bool();
+            else if (x.is_string()) e = set_bool(r, std::string_view(x.as_string()), false);
+            else if (x.is_null()) r.use_stored_password = false;
+            else e = bad("UseStoredPassword must be true or false.");
+        }
+        if (e) return *e;
+    }
+    return r;
+}
+
+std::variant<json::value, decode_error> parse_json(std::string_view body) {
+    json::parse_options opt;
+    opt.max_depth = max_depth;
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec, {}, opt);
+    if (ec == json::error::too_deep) return bad("The request body is nested deeper than 32 levels.");
+    if (ec) return bad("The request body is not valid JSON (" + ec.message() + ").");
+    return v;
+}
+
+json::value default_document() {
+    return json::object{{"SmtpUri", nullptr}, {"From", nullptr}, {"UseStoredPassword", false}};
+}
+
+json::object::iterator find_ci(json::object& o, std::string_view key) {
+    for (auto it = o.begin(); it != o.end(); ++it)
+        if (iequals(it->key(), key)) return it;
+    return o.end();
+}
+
+// RFC 7396, member names matched case-insensitively.
+json::value merge_patch(json::value target, const json::value& patch) {
+    if (!patch.is_object()) return patch;
+    if (!target.is_object()) target = json::object{};
+    auto& t = target.as_object();
+    for (const auto& kv : patch.as_object()) {
+        auto it = find_ci(t, kv.key());
+        if (kv.value().is_null()) {
+            if (it != t.end()) t.erase(it);
+        } else if (it != t.end()) {
+            it->value() = merge_patch(it->value(), kv.value());
+        } else {
+            t[kv.key()] = merge_patch(nullptr, kv.value());
+        }
+    }
+    return target;
+}
+
+// RFC 6901 pointer, member names matched case-insensitively; `parent` gets the container of
+// the last token and `last` that token.
+struct pointer_target {
+    json::value* parent = nullptr;
+    std::string last;
+};
+
+std::optional<std::vector<std::string>> split_pointer(std::string_view p) {
+    std::vector<std::string> tokens;
+    if (p.empty()) return tokens;
+    if (p.front() != '/') return std::nullopt;
+    p.remove_prefix(1);
+    for (;;) {
+        auto slash = p.find('/');
+        std::string token(p.substr(0, slash));
+        std::string unescaped;
+        for (std::size_t i = 0; i < token.size(); ++i) {
+            if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
+                unescaped += token[i + 1] == '0' ? '~' : '/';
+                ++i;
+            } else if (token[i] == '~') {
+                return std::nullopt;
+            } else {
+                unescaped += token[i];
+            }
+        }
+        tokens.push_back(unescaped);
+        if (slash == std::string_view::npos) break;
+        p.remove_prefix(slash + 1);
+    }
+    return tokens;
+}
+
+json::value* child(json::value& v, const std::string& token) {
+    if (v.is_object()) {
+        auto it = find_ci(v.as_object(), token);
+        return it == v.as_object().end() ? nullptr : &it->value();
+    }
+    if (v.is_array()) {
+        std::size_t i = 0;
+        if (token.empty() || token.find_first_not_of("0123456789") != std::string::npos) return nullptr;
+        i = std::stoul(token);
+        return i < v.as_array().size() ? &v.as_array()[i] : nullptr;
+    }
+    return nullptr;
+}
+
+std::optional<pointer_target> resolve_parent(json::value& doc, std::string_view pointer) {
+    auto tokens = split_pointer(pointer);
+    if (!tokens || tokens->empty()) return std::nullopt;
+    json::value* cur = &doc;
+    for (std::size_t i = 0; i + 1 < tokens->size(); ++i) {
+        cur = child(*cur, (*tokens)[i]);
+        if (!cur) return std::nullopt;
+    }
+    return pointer_target{cur, tokens->back()};
+}
+
+json::value* resolve(json::value& doc, std::string_view pointer) {
+    if (pointer.empty()) return &doc;
+    auto t = resolve_parent(doc, pointer);
+    return t ? child(*t->parent, t->last) : nullptr;
+}
+
+bool add_at(json::value& doc, std::string_view pointer, json::value v) {
+    auto t = resolve_parent(doc, pointer);
+    if (!t) return false;
+    if (t->parent->is_object()) {
+        auto& o = t->parent->as_object();
+        auto it = find_ci(o, t->last);
+        if (it != o.end()) it->value() = std::move(v);
+        else o[t->last] = std::move(v);
+        return true;
+    }
+    if (t->parent->is_array()) {
+        auto& a = t->parent->as_array();
+        if (t->last == "-") {
+            a.push_back(std::move(v));
+            return true;
+        }
+        if (t->last.empty() || t->last.find_first_not_of("0123456789") != std::string::npos) return false;
+        auto i = std::stoul(t->last);
+        if (i > a.size()) return false;
+        a.insert(a.begin() + static_cast<std::ptrdiff_t>(i), std::move(v));
+        return true;
+    }
+    return false;
+}
+
+std::optional<json::value> remove_at(json::value& doc, std::string_view pointer) {
+    auto t = resolve_parent(doc, pointer);
+    if (!t) return std::nullopt;
+    if (t->parent->is_object()) {
+        auto& o = t->parent->as_object();
+        auto it = find_ci(o, t->last);
+        if (it == o.end()) return std::nullopt;
+        json::value v = it->value();
+        o.erase(it);
+        return v;
+    }
+    if (t->parent->is_array()) {
+        auto* c = child(*t->parent, t->last);
+        if (!c) return std::nullopt;
+        json::value v = *c;
+        auto& a = t->parent->as_array();
+        a.erase(a.begin() + static_cast<std::ptrdiff_t>(std::stoul(t->last)));
+        return v;
+    }
+    return std::nullopt;
+}
+
+// RFC 6902 applied to the default request document.
+std::variant<json::value, decode_error> json_patch(const json::value& patch) {
+    if (!patch.is_array()) return bad("A JSON patch must be an array of operations.");
+    json::value doc = default_document();
+    std::size_t n = 0;
+    for (const auto& opv : patch.as_array()) {
+        ++n;
+        const std::string where = "Patch operation " + std::to_string(n);
+        if (!opv.is_object()) return bad(where + " is not an object.");
+        const auto& op = opv.as_object();
+        auto str = [&](const char* name) -> std::optional<std::string> {
+            auto it = op.find(name);
+            if (it == op.end() || !it->value().is_string()) return std::nullopt;
+            return std::string(it->value().as_string());
+        };
+        auto kind = str("op");
+        auto path = str("path");
+        if (!kind || !path) return bad(where + " needs \"op\" and \"path\".");
+        auto value = op.find("value");
+        if (*kind == "add" || *kind == "replace") {
+            if (value == op.end()) return bad(where + " (" + *kind + ") needs a \"value\".");
+            if (*kind == "replace" && !resolve(doc, *path)) return bad(where + " (replace): " + *path + " does not exist.");
+            if (path->empty()) doc = value->value();
+            else if (!add_at(doc, *path, value->value())) return bad(where + " (" + *kind + "): " + *path + " cannot be set.");
+        } else if (*kind == "remove") {
+            if (!remove_at(doc, *path)) return bad(where + " (remove): " + *path + " does not exist.");
+        } else if (*kind == "test") {
+            if (value == op.end()) return bad(where + " (test) needs a \"value\".");
+            auto* cur = resolve(doc, *path);
+            if (!cur || *cur != value->value()) return bad(where + " (test) failed at " + *path + ".");
+        } else if (*kind == "copy" || *kind == "move") {
+            auto from = str("from");
+            if (!from) return bad(where + " (" + *kind + ") needs \"from\".");
+            std::optional<json::value> v;
+            if (*kind == "move") v = remove_at(doc, *from);
+            else if (auto* c = resolve(doc, *from)) v = *c;
+            if (!v) return bad(where + " (" + *kind + "): " + *from + " does not exist.");
+            if (!add_at(doc, *path, std::move(*v))) return bad(where + " (" + *kind + "): " + *path + " cannot be set.");
+        } else {
+            return bad(where + " has an unknown op \"" + *kind + "\".");
+        }
+    }
+    return doc;
+}
+
+// Nesting depth of an XML text, counted before any parser sees it.
+std::size_t xml_depth(std::string_view s) {
+    std::size_t depth = 0, deepest = 0;
+    for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+        if (s[i] != '<') continue;
+        char n = s[i + 1];
+        if (n == '/') {
+            if (depth) --depth;
+        } else if (n != '?' && n != '!') {
+            auto end = s.find('>', i);
+            if (end == std::string_view::npos) break;
+            if (s[end - 1] != '/') deepest = std::max(deepest, ++depth);
+            i = end;
+        }
+    }
+    return deepest;
+}
+
+std::string_view local_name(std::string_view name) {
+    auto colon = name.find(':');
+    return colon == std::string_view::npos ? name : name.substr(colon + 1);
+}
+
+std::variant<test_request_body, decode_error> from_xml(std::string_view body) {
+    auto lowered = lower(body.substr(0, std::min<std::size_t>(body.size(), 1 << 20)));
+    if (lowered.find("<!doctype") != std::string::npos || lowered.find("<!entity") != std::string::npos)
+        return bad("XML with a DOCTYPE is refused.");
+    if (xml_depth(body) > max_depth) return bad("The request body is nested deeper than 32 levels.");
+    pt::ptree tree;
+    try {
+        std::istringstream in{std::string(body)};
+        pt::read_xml(in, tree, pt::xml_parser::trim_whitespace);
+    } catch (const pt::xml_parser_error& e) {
+        return bad("The request body is not valid XML (" + e.message() + ").");
+    }
+    if (tree.size() != 1) return bad("The request body must have one root element.");
+    test_request_body r;
+    for (const auto& [name, node] : tree.front().second) {
+        if (name == "<xmlattr>" || name == "<xmlcomment>") continue;
+        bool is_null = false;
+        if (auto attrs = node.get_child_optional("<xmlattr>"))
+            for (const auto& [attr, value] : *attrs)
+                if (iequals(local_name(attr), "nil") && iequals(value.data(), "true")) is_null = true;
+        std::string text = node.data();
+        auto field = local_name(name);
+        if (iequals(field, "SmtpUri")) r.smtp_uri = is_null ? std::nullopt : std::optional(text);
+        else if (iequals(field, "From")) r.from = is_null ? std::nullopt : std::optional(text);
+        else if (iequals(field, "UseStoredPassword")) {
+            if (auto e = set_bool(r, text, is_null)) return *e;
+        }
+    }
+    return r;
+}
+
+std::variant<test_request_body, decode_error> from_form(std::string_view body) {
+    test_request_body r;
+    try {
+        boost::urls::params_view params(body, boost::urls::encoding_opts(true));
+        for (auto p : params) {
+            if (iequals(p.key, "SmtpUri")) r.smtp_uri = p.has_value && !p.value.empty() ? std::optional(p.value) : std::nullopt;
+            else if (iequals(p.key, "From")) r.from = p.has_value && !p.value.empty() ? std::optional(p.value) : std::nullopt;
+            else if (iequals(p.key, "UseStoredPassword")) {
+                if (auto e = set_bool(r, std::string_view(p.value), !p.has_value)) return *e;
+            }
+        }
+    } catch (const std::exception&) {
+        return bad("The form body is not valid application/x-www-form-urlencoded.");
+    }
+    return r;
+}
+
+}  // namespace
+
+std::optional<decode_error> check_content_type(std::string_view content_type) {
+    auto t = parse_type(content_type);
+    if (!t.charset.empty() && t.charset != "utf-8" && t.charset != "utf8" && t.charset != "us-ascii")
+        return decode_error{415, "The charset " + t.charset + " is not supported; use utf-8."};
+    if (t.kind == media::unknown)
+        return decode_error{415, "The Content-Type " + std::string(trim(content_type.substr(0, content_type.find(';')))) +
+                                     " is not supported."};
+    return std::nullopt;
+}
+
+std::variant<test_request_body, decode_error> decode_request(std::string_view content_type, std::string_view body) {
+    if (body.empty()) return test_request_body{};
+    if (auto e = check_content_type(content_type)) return *e;
+    switch (parse_type(content_type).kind) {
+    case media::none:
+        return decode_error{415, "A request body needs a Content-Type."};
+    case media::json: {
+        auto v = parse_json(body);
+        if (auto* e = std::get_if<decode_error>(&v)) return *e;
+        return from_object(std::get<json::value>(v));
+    }
+    case media::merge_patch: {
+        auto v = parse_json(body);
+        if (auto* e = std::get_if<decode_error>(&v)) return *e;
+        return from_object(merge_patch(default_document(), std::get<json::value>(v)));
+    }
+    case media::json_patch: {
+        auto v = parse_json(body);
+        if (auto* e = std::get_if<decode_error>(&v)) return *e;
+        auto doc = json_patch(std::get<json::value>(v));
+        if (auto* e = std::get_if<decode_error>(&doc)) return *e;
+        return from_object(std::get<json::value>(doc));
+    }
+    case media::xml: return from_xml(body);
+    case media::form: return from_form(body);
+    case media::unknown: break;
+    }
+    return decode_error{415, "The Content-Type is not supported."};
+}
+
+}  // namespace smtpcheck::serialization

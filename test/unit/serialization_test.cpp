@@ -1,0 +1,153 @@
+#include "smtpcheck/serialization/document.hpp"
+#include "smtpcheck/serialization/request_body.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace smtpcheck::serialization;
+namespace json = boost::json;
+
+namespace {
+test_request_body ok(std::string_view type, std::string_view body) {
+    auto r = decode_request(type, body);
+    if (auto* e = std::get_if<decode_error>(&r)) BOOST_FAIL(std::string(body) + ": " + e->message);
+    return std::get<test_request_body>(r);
+}
+decode_error refused(std::string_view type, std::string_view body) {
+    auto r = decode_request(type, body);
+    if (auto* e = std::get_if<decode_error>(&r)) return *e;
+    BOOST_FAIL(std::string(body) + " was accepted");
+    return {};
+}
+document result(bool success, const char* message) {
+    return {"SmtpTestResult",
+            json::object{{"Success", success}, {"ErrorMessage", message ? json::value(message) : json::value(nullptr)},
+                         {"TableRight", nullptr}, {"FieldProperties", json::object{}}}};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(serialization)
+
+BOOST_AUTO_TEST_CASE(json_bodies_with_any_case_and_string_booleans) {
+    auto r = ok("application/json; charset=utf-8", R"({"smtpuri":"smtp://h","FROM":"a@b.c","usestoredpassword":"TRUE","x":1})");
+    BOOST_TEST(*r.smtp_uri == "smtp://h");
+    BOOST_TEST(*r.from == "a@b.c");
+    BOOST_TEST(r.use_stored_password);
+    auto n = ok("text/json", R"({"SmtpUri":null,"UseStoredPassword":false})");
+    BOOST_TEST(!n.smtp_uri);
+    BOOST_TEST(!n.use_stored_password);
+    BOOST_TEST(refused("application/json", R"({"UseStoredPassword":"maybe"})").status == 400);
+    BOOST_TEST(refused("application/json", R"({"SmtpUri":42})").message.find("SmtpUri") != std::string::npos);
+    BOOST_TEST(refused("application/json", "[1,2]").status == 400);
+    BOOST_TEST(refused("application/json", "{\"SmtpUri\":").status == 400);
+    std::string deep = std::string(40, '[') + std::string(40, ']');
+    BOOST_TEST(refused("application/json", deep).message.find("32") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_body_is_the_default_request) {
+    auto r = ok("", "");
+    BOOST_TEST(!r.smtp_uri);
+    BOOST_TEST(!r.from);
+    BOOST_TEST(!r.use_stored_password);
+}
+
+BOOST_AUTO_TEST_CASE(media_types_and_charsets) {
+    BOOST_TEST(refused("text/plain", "x").status == 415);
+    BOOST_TEST(refused("application/json; charset=iso-8859-1", "{}").status == 415);
+    BOOST_TEST(refused("", "{}").status == 415);
+    BOOST_TEST(!check_content_type("application/json; charset=\"UTF-8\""));
+    BOOST_TEST(check_content_type("application/xml; charset=utf-16")->status == 415);
+}
+
+BOOST_AUTO_TEST_CASE(xml_with_namespaces_nil_and_no_doctype) {
+    auto r = ok("application/xml",
+                R"(<?xml version="1.0"?><req xmlns:so="urn:x" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">)"
+                R"(<so:SmtpUri>smtp://h</so:SmtpUri><From xsi:nil="true"/><usestoredpassword>True</usestoredpassword></req>)");
+    BOOST_TEST(*r.smtp_uri == "smtp://h");
+    BOOST_TEST(!r.from);
+    BOOST_TEST(r.use_stored_password);
+    BOOST_TEST(refused("text/xml", R"(<!DOCTYPE r [<!ENTITY x "y">]><r><From>&x;</From></r>)").message.find("DOCTYPE") !=
+               std::string::npos);
+    std::string deep;
+    for (int i = 0; i < 40; ++i) deep += "<a>";
+    for (int i = 0; i < 40; ++i) deep += "</a>";
+    BOOST_TEST(refused("application/xml", deep).message.find("32") != std::string::npos);
+    BOOST_TEST(refused("application/xml", "<r><From>x</r>").status == 400);
+    BOOST_TEST(refused("application/xml", "<r><UseStoredPassword>yes</UseStoredPassword></r>").status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(form_bodies) {
+    auto r = ok("application/x-www-form-urlencoded", "SmtpUri=smtp%3A%2F%2Fh&from=a%40b.c&UseStoredPassword=true");
+    BOOST_TEST(*r.smtp_uri == "smtp://h");
+    BOOST_TEST(*r.from == "a@b.c");
+    BOOST_TEST(r.use_stored_password);
+    BOOST_TEST(*ok("application/x-www-form-urlencoded", "From=a+b%40c.d").from == "a b@c.d");
+    BOOST_TEST(refused("application/x-www-form-urlencoded", "UseStoredPassword=2").status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(merge_patch_onto_the_default_request) {
+    auto r = ok("application/merge-patch+json", R"({"smtpuri":"smtp://h","UseStoredPassword":true})");
+    BOOST_TEST(*r.smtp_uri == "smtp://h");
+    BOOST_TEST(r.use_stored_password);
+    auto cleared = ok("application/merge-patch+json", R"({"SmtpUri":null})");
+    BOOST_TEST(!cleared.smtp_uri);
+    BOOST_TEST(refused("application/merge-patch+json", "[]").status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(json_patch_all_six_operations) {
+    auto r = ok("application/json-patch+json",
+                R"([{"op":"test","path":"/usestoredpassword","value":false},
+                    {"op":"replace","path":"/SMTPURI","value":"smtp://h"},
+                    {"op":"add","path":"/Scratch","value":"a@b.c"},
+                    {"op":"copy","from":"/Scratch","path":"/From"},
+                    {"op":"move","from":"/Scratch","path":"/Other"},
+                    {"op":"remove","path":"/Other"}])");
+    BOOST_TEST(*r.smtp_uri == "smtp://h");
+    BOOST_TEST(*r.from == "a@b.c");
+    BOOST_TEST(refused("application/json-patch+json", R"([{"op":"test","path":"/SmtpUri","value":"x"}])")
+                   .message.find("test") != std::string::npos);
+    BOOST_TEST(refused("application/json-patch+json", R"([{"op":"remove","path":"/Nope"}])").status == 400);
+    BOOST_TEST(refused("application/json-patch+json", R"([{"op":"jump","path":"/From"}])").status == 400);
+    BOOST_TEST(refused("application/json-patch+json", R"({"op":"add"})").status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(negotiation_follows_q_values_and_specificity) {
+    BOOST_TEST((negotiate("") == media_type::json));
+    BOOST_TEST((negotiate("application/xml") == media_type::xml));
+    BOOST_TEST((negotiate("text/xml, application/json;q=0.5") == media_type::text_xml));
+    BOOST_TEST((negotiate("application/json;q=0.4, application/xml;q=0.9") == media_type::xml));
+    BOOST_TEST((negotiate("*/*") == media_type::json));
+    BOOST_TEST((negotiate("text/*") == media_type::text_json));
+    BOOST_TEST((negotiate("text/*, text/json;q=0") == media_type::text_xml));
+    BOOST_TEST((negotiate("image/png") == media_type::json));
+    BOOST_TEST((negotiate("application/merge-patch+json") == media_type::merge_patch));
+    BOOST_TEST((negotiate("application/xml;q=0.5, text/xml;q=0.5") == media_type::xml));
+    BOOST_TEST(content_type_of(media_type::text_xml) == "text/xml; charset=utf-8");
+}
+
+BOOST_AUTO_TEST_CASE(writers_produce_the_spec_documents_byte_for_byte) {
+    BOOST_TEST(write_json(result(false, "Nope <&>")) ==
+               R"({"Success":false,"ErrorMessage":"Nope <&>","TableRight":null,"FieldProperties":{}})");
+    BOOST_TEST(write_xml(result(false, "Nope <&>")) ==
+               "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+               R"(<SmtpTestResult xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><Success>false</Success>)"
+               R"(<ErrorMessage>Nope &lt;&amp;&gt;</ErrorMessage><TableRight i:nil="true"/><FieldProperties/></SmtpTestResult>)");
+    BOOST_TEST(write_xml(result(true, nullptr)).find("<Success>true</Success><ErrorMessage i:nil=\"true\"/>") !=
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(select_nulls_what_is_not_named_and_keeps_places) {
+    auto d = result(false, "x");
+    apply_select(d.body, " success , nonsense");
+    BOOST_TEST(write_json(d) == R"({"Success":false,"ErrorMessage":null,"TableRight":null,"FieldProperties":null})");
+    auto all = result(false, "x");
+    apply_select(all.body, "");
+    BOOST_TEST(write_json(all) == write_json(result(false, "x")));
+    document nested{"R", json::object{{"Server", json::object{{"Host", "h"}, {"Port", 25}}}, {"Code", "c"}}};
+    apply_select(nested.body, "server/host");
+    BOOST_TEST(write_json(nested) == R"({"Server":{"Host":"h","Port":null},"Code":null})");
+    BOOST_TEST(*select_parameter("/x?%24select=Success%2CErrorMessage") == "Success,ErrorMessage");
+    BOOST_TEST(*select_parameter("/x?a=1&$select=Success") == "Success");
+    BOOST_TEST(!select_parameter("/x?a=1"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
