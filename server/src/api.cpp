@@ -1,7 +1,13 @@
 #include "smtpcheck/server/api.hpp"
 
 #include "smtpcheck/auth/crypto.hpp"
+#include "smtpcheck/serialization/document.hpp"
+#include "smtpcheck/serialization/request_body.hpp"
 #include "smtpcheck/server/error_document.hpp"
+#include "smtpcheck/server/smtp_settings.hpp"
+#include "smtpcheck/smtp/smtp_test.hpp"
+
+#include <boost/asio/this_coro.hpp>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
@@ -9,8 +15,11 @@
 #include <boost/url/params_view.hpp>
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 namespace smtpcheck::server {
 namespace {
@@ -31,20 +40,21 @@ struct guard {
     std::shared_ptr<auth::authenticator> authenticator;
     std::shared_ptr<spdlog::logger> log;
 
-    response refusal(const auth::verdict& v, request_context& ctx) const {
+    response refusal(const auth::verdict& v, request_context& ctx,
+                     serialization::media_type media = serialization::media_type::json) const {
         if (log) log->info("auth refused ({}): {} peer={} id={}", v.scheme.empty() ? "-" : v.scheme, v.reason, ctx.peer,
                            ctx.request_id);
         switch (v.what) {
         case auth::verdict::kind::forbidden:
-            return error_response(http::status::forbidden, "The request is not allowed.", "auth");
+            return error_response(http::status::forbidden, "The request is not allowed.", "auth", media);
         case auth::verdict::kind::too_many_requests: {
             auto r = error_response(http::status::too_many_requests,
-                                    "Too many failed attempts. Try again later.", "auth");
+                                    "Too many failed attempts. Try again later.", "auth", media);
             r.headers.emplace_back("Retry-After", std::to_string(v.retry_after.count()));
             return r;
         }
         default: {
-            auto r = error_response(http::status::unauthorized, "Authentication is required.", "auth");
+            auto r = error_response(http::status::unauthorized, "Authentication is required.", "auth", media);
             for (auto& c : authenticator->challenges()) r.headers.emplace_back("WWW-Authenticate", c);
             return r;
         }
@@ -54,13 +64,114 @@ struct guard {
 
 asio::awaitable<std::optional<response>> authenticate(guard g, request_context& ctx, const request_header& h) {
     auto v = co_await g.authenticator->check(h, std::string(ctx.peer));
-    if (v.what != auth::verdict::kind::ok) co_return g.refusal(v, ctx);
+    if (v.what != auth::verdict::kind::ok)
+        co_return g.refusal(v, ctx, serialization::negotiate(h[http::field::accept]));
     ctx.principal = v.principal;
     co_return std::nullopt;
 }
 
-asio::awaitable<response> describe_test_smtp_server() {
-    static const std::string body = json::serialize(json::object{
+// What POST TestSmtpServer and Diagnose share: settings made once, the limits of SPEC 3.6/7.
+struct test_endpoint {
+    smtp::test_settings settings;
+    std::size_t max_concurrent = 10000;
+    unsigned per_user_per_minute = 0;
+    std::chrono::milliseconds slow_threshold{5000};
+    std::shared_ptr<spdlog::logger> log;
+    std::atomic<std::size_t> in_flight{0};
+    std::mutex mutex;
+    struct window {
+        std::chrono::steady_clock::time_point start;
+        unsigned count = 0;
+    };
+    std::unordered_map<std::string, window> per_user;
+
+    // Counts a test for the principal; the seconds to wait when over the limit.
+    std::optional<std::chrono::seconds> over_user_limit(const std::string& principal) {
+        if (per_user_per_minute == 0) return std::nullopt;
+        std::lock_guard lock(mutex);
+        auto now = std::chrono::steady_clock::now();
+        if (per_user.size() > 100000) per_user.clear();
+        auto& w = per_user[principal];
+        if (w.count == 0 || now - w.start >= std::chrono::minutes(1)) w = {now, 0};
+        if (w.count >= per_user_per_minute)
+            return std::chrono::duration_cast<std::chrono::seconds>(w.start + std::chrono::minutes(1) - now) +
+                   std::chrono::seconds(1);
+        ++w.count;
+        return std::nullopt;
+    }
+};
+
+// The header checks of a test route: the caller first, then a body type we can read (415
+// before any 100 Continue).
+asio::awaitable<std::optional<response>> check_test_request(guard g, request_context& ctx, const request_header& h) {
+    if (auto refused = co_await authenticate(g, ctx, h)) co_return refused;
+    bool has_body = h.count(http::field::transfer_encoding) ||
+                    (h.count(http::field::content_length) && h[http::field::content_length] != "0");
+    if (has_body) {
+        if (auto e = serialization::check_content_type(h[http::field::content_type]))
+            co_return error_response(http::status::unsupported_media_type, e->message, "request",
+                                     serialization::negotiate(h[http::field::accept]));
+    }
+    co_return std::nullopt;
+}
+
+serialization::document result_document(const smtp::test_report& report, const std::optional<std::string>& message) {
+    return {"SmtpTestResult", json::object{{"Success", report.success},
+                                           {"ErrorMessage", message ? json::value(*message) : json::value(nullptr)},
+                                           {"TableRight", nullptr},
+                                           {"FieldProperties", json::object{}}}};
+}
+
+asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, request_context& ctx, request& req,
+                                        bool diagnose) {
+    const auto media = serialization::negotiate(req[http::field::accept]);
+    auto decoded = serialization::decode_request(req[http::field::content_type], req.body());
+    if (auto* e = std::get_if<serialization::decode_error>(&decoded))
+        co_return error_response(e->status == 415 ? http::status::unsupported_media_type : http::status::bad_request,
+                                 e->message, "request", media);
+    const auto& body = std::get<serialization::test_request_body>(decoded);
+
+    if (auto wait = ep->over_user_limit(ctx.principal)) {
+        auto r = error_response(http::status::too_many_requests, "Too many SMTP tests for this user. Try again later.",
+                                "api", media);
+        r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+        co_return r;
+    }
+    if (ep->in_flight.fetch_add(1) >= ep->max_concurrent) {
+        --ep->in_flight;
+        auto r = error_response(http::status::service_unavailable, "Too many SMTP tests are running. Try again shortly.",
+                                "api", media);
+        r.headers.emplace_back("Retry-After", "1");
+        co_return r;
+    }
+    struct in_flight_guard {
+        std::atomic<std::size_t>& n;
+        ~in_flight_guard() { --n; }
+    } counted{ep->in_flight};
+
+    // Named first: GCC 12 destroys a braced temporary inside co_await twice.
+    smtp::test_request test{body.smtp_uri.value_or(""), body.from.value_or(""), body.use_stored_password};
+    auto executor = co_await asio::this_coro::executor;
+    smtp::test_report report = co_await smtp::run_test(executor, std::move(test), ep->settings);
+
+    if (report.total_ms > static_cast<double>(ep->slow_threshold.count()) && ep->log) {
+        std::string timings;
+        for (const auto& t : report.timings)
+            timings += std::string(smtp::phase_name(t.which)) + "=" + std::to_string(static_cast<int>(t.ms)) + "ms ";
+        ep->log->warn("slow SMTP test id={} host={}:{} total={}ms {}", ctx.request_id, report.host, report.port,
+                      static_cast<int>(report.total_ms), timings);
+    }
+    std::optional<std::string> message;
+    if (!report.success) message = smtp::english_message(report);
+    serialization::document doc = diagnose ? serialization::document{"SmtpTestReport", smtp::report_to_json(report, message)}
+                                           : result_document(report, message);
+    if (auto select = serialization::select_parameter(req.target())) serialization::apply_select(doc.body, *select);
+    co_return response{http::status::ok, serialization::content_type_of(media), serialization::write(doc, media), {},
+                       false};
+}
+
+asio::awaitable<response> describe_test_smtp_server(serialization::media_type media) {
+    static const json::object description{
         {"Name", "TestSmtpServer"},
         {"Agent", "CustomerService"},
         {"Method", "POST"},
@@ -71,8 +182,9 @@ asio::awaitable<response> describe_test_smtp_server() {
         {"ReturnProperties", json::array{json::object{{"Name", "Success"}, {"Type", "bool"}},
                                          json::object{{"Name", "ErrorMessage"}, {"Type", "string"}},
                                          json::object{{"Name", "TableRight"}, {"Type", "TableRight"}},
-                                         json::object{{"Name", "FieldProperties"}, {"Type", "FieldPropertyDictionary"}}}}});
-    co_return response{http::status::ok, "application/json; charset=utf-8", body, {}, false};
+                                         json::object{{"Name", "FieldProperties"}, {"Type", "FieldPropertyDictionary"}}}}};
+    co_return response{http::status::ok, serialization::content_type_of(media),
+                       serialization::write({"MethodDescription", description}, media), {}, false};
 }
 
 std::string cookie_attributes(bool tls, long max_age, bool http_only) {
@@ -174,12 +286,27 @@ auth::settings make_auth_settings(const config& cfg, spdlog::logger* log) {
     return s;
 }
 
-void add_api_routes(router& routes, const config&, std::shared_ptr<auth::authenticator> authenticator,
+void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::authenticator> authenticator,
                     std::shared_ptr<spdlog::logger> log) {
-    guard g{std::move(authenticator), std::move(log)};
+    guard g{std::move(authenticator), log};
+    auto ep = std::make_shared<test_endpoint>();
+    ep->settings = make_test_settings(cfg);
+    ep->max_concurrent = cfg.api.max_concurrent_tests;
+    ep->per_user_per_minute = cfg.api.tests_per_minute_per_user;
+    ep->slow_threshold = cfg.api.slow_threshold;
+    ep->log = log;
+
     auto check = [g](request_context& ctx, const request_header& h) { return authenticate(g, ctx, h); };
-    routes.add(route_scope::api, "/api/v1/Agents/CustomerService/TestSmtpServer", http::verb::get,
-               {check, [](request_context&, request&) { return describe_test_smtp_server(); }});
+    auto check_test = [g](request_context& ctx, const request_header& h) { return check_test_request(g, ctx, h); };
+    const std::string test_path = "/api/v1/Agents/CustomerService/TestSmtpServer";
+    routes.add(route_scope::api, test_path, http::verb::get,
+               {check, [](request_context&, request& req) {
+                    return describe_test_smtp_server(serialization::negotiate(req[http::field::accept]));
+                }});
+    routes.add(route_scope::api, test_path, http::verb::post,
+               {check_test, [ep](request_context& ctx, request& req) { return run_smtp_test(ep, ctx, req, false); }});
+    routes.add(route_scope::api, "/api/v1/smtpcheck/Diagnose", http::verb::post,
+               {check_test, [ep](request_context& ctx, request& req) { return run_smtp_test(ep, ctx, req, true); }});
     routes.add(route_scope::root, "/login", http::verb::post,
                {nullptr, [g](request_context& ctx, request& req) { return login(g, ctx, req); }});
     routes.add(route_scope::root, "/logout", http::verb::post,

@@ -22,16 +22,16 @@ std::string_view error_type_name(http::status status) {
     }
 }
 
-response error_response(http::status status, std::string_view message, std::string_view source) {
-    boost::json::object doc;
-    doc["Error"] = true;
-    doc["ErrorType"] = error_type_name(status);
-    doc["ErrorMessage"] = message;
-    doc["ErrorSource"] = source;
+response error_response(http::status status, std::string_view message, std::string_view source,
+                        serialization::media_type media) {
+    serialization::document doc{"ErrorInfo", boost::json::object{{"Error", true},
+                                                                 {"ErrorType", error_type_name(status)},
+                                                                 {"ErrorMessage", message},
+                                                                 {"ErrorSource", source}}};
     response r;
     r.status = status;
-    r.content_type = "application/json; charset=utf-8";
-    r.body = boost::json::serialize(doc);
+    r.content_type = serialization::content_type_of(media);
+    r.body = serialization::write(doc, media);
     return r;
 }
 

@@ -493,13 +493,14 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                 auto match = srv->routes.match(header.method(), header.target());
                 if (!match.handler) {
                     respond_early = true;
+                    auto media = serialization::negotiate(header[http::field::accept]);
                     if (match.status == http::status::method_not_allowed) {
-                        res = error_response(match.status, "The method is not allowed on this resource.", "router");
+                        res = error_response(match.status, "The method is not allowed on this resource.", "router", media);
                         res.headers.emplace_back("Allow", match.allow);
                     } else if (match.status == http::status::not_found) {
-                        res = error_response(match.status, "No resource matches the request.", "router");
+                        res = error_response(match.status, "No resource matches the request.", "router", media);
                     } else {
-                        res = error_response(match.status, "The request target is malformed.", "router");
+                        res = error_response(match.status, "The request target is malformed.", "router", media);
                     }
                 } else if (match.handler->on_header) {
                     auto early = co_await match.handler->on_header(ctx, header);
