@@ -1,5 +1,6 @@
 // smtpcheck probe: the SMTP test from a terminal, under the same configuration (SPEC 6).
 #include "commands.hpp"
+#include "smtpcheck/server/report_text.hpp"
 #include "smtpcheck/server/smtp_settings.hpp"
 #include "smtpcheck/smtp/smtp_test.hpp"
 
@@ -64,14 +65,14 @@ exit status: 0 success, 1 bad configuration, 2 bad arguments, otherwise by outco
     return s;
 }
 
-void print_readable(const smtp::test_report& r, bool transcript) {
+void print_readable(const smtp::test_report& r, bool transcript, const std::optional<std::string>& message) {
     auto& out = std::cout;
     if (r.success) {
         out << "OK      the server accepted the test message" << "\n";
     } else {
         out << "FAILED  " << smtp::resource_name(r.code) << " in phase "
             << smtp::phase_name(r.failed_phase.value_or(smtp::phase::validate)) << "\n";
-        out << "        " << smtp::english_message(r) << "\n";
+        out << "        " << message.value_or("") << "\n";
     }
     if (!r.host.empty()) out << "server  " << r.host << ":" << r.port << (r.address ? " (" + *r.address + ")" : "") << "\n";
     for (const auto& t : r.tried) out << "tried   " << t.address << ": " << t.outcome << "\n";
@@ -170,6 +171,7 @@ int run_probe(std::span<char*> args) {
     }
     if (!to.empty()) settings.test_recipient = to;
     if (timeout_ms > 0) settings.deadline = std::chrono::milliseconds(timeout_ms);
+    const auto deadline = settings.deadline;
     if (no_send) settings.send_message = false;
 
     boost::asio::io_context io;
@@ -181,12 +183,14 @@ int run_probe(std::span<char*> args) {
                           });
     io.run();
 
+    const serialization::catalogs texts;
+    const serialization::language_choice english{"en", false, "en"};
+    auto message = server::report_message(report, english, texts, deadline);
     if (json) {
-        auto doc = smtp::report_to_json(report, report.success ? std::nullopt
-                                                               : std::optional(smtp::english_message(report)));
+        auto doc = smtp::report_to_json(report, message, server::report_hint(report, english, texts));
         std::cout << boost::json::serialize(doc) << "\n";
     } else {
-        print_readable(report, transcript);
+        print_readable(report, transcript, message);
     }
     return exit_status(report.code);
 }

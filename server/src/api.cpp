@@ -2,6 +2,8 @@
 
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/serialization/document.hpp"
+#include "smtpcheck/serialization/localization.hpp"
+#include "smtpcheck/server/report_text.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
 #include "smtpcheck/server/error_document.hpp"
 #include "smtpcheck/server/smtp_settings.hpp"
@@ -77,6 +79,8 @@ struct test_endpoint {
     unsigned per_user_per_minute = 0;
     std::chrono::milliseconds slow_threshold{5000};
     std::shared_ptr<spdlog::logger> log;
+    std::string default_language = "en";
+    serialization::catalogs texts;
     std::atomic<std::size_t> in_flight{0};
     std::mutex mutex;
     struct window {
@@ -122,25 +126,42 @@ serialization::document result_document(const smtp::test_report& report, const s
                                            {"FieldProperties", json::object{}}}};
 }
 
+serialization::language_choice language_of(const request& req, const test_endpoint& ep) {
+    return serialization::choose_language(req["SO-Language"], req[http::field::accept_language], req["SO-Culture"],
+                                          ep.default_language);
+}
+
+// An error document's message in the caller's language, or its reference in raw mode.
+std::string error_text(const test_endpoint& ep, const serialization::language_choice& lang, std::string_view key,
+                       const std::string& detail = {}) {
+    if (lang.raw) return "[SR_ERROR_" + std::string(key) + "]";
+    return serialization::fill(ep.texts.text(lang.language, "errors", key), {{"detail", detail}});
+}
+
 asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, request_context& ctx, request& req,
                                         bool diagnose) {
     const auto media = serialization::negotiate(req[http::field::accept]);
+    const auto lang = language_of(req, *ep);
+    if (auto tz = req["SO-TimeZone"]; !tz.empty() && !serialization::valid_time_zone(tz) && ep->log)
+        ep->log->debug("ignored an invalid SO-TimeZone id={}", ctx.request_id);
     auto decoded = serialization::decode_request(req[http::field::content_type], req.body());
-    if (auto* e = std::get_if<serialization::decode_error>(&decoded))
-        co_return error_response(e->status == 415 ? http::status::unsupported_media_type : http::status::bad_request,
-                                 e->message, "request", media);
+    if (auto* e = std::get_if<serialization::decode_error>(&decoded)) {
+        bool media_error = e->status == 415;
+        co_return error_response(media_error ? http::status::unsupported_media_type : http::status::bad_request,
+                                 error_text(*ep, lang, media_error ? "UnsupportedMediaType" : "BadRequest", e->message),
+                                 "request", media);
+    }
     const auto& body = std::get<serialization::test_request_body>(decoded);
 
     if (auto wait = ep->over_user_limit(ctx.principal)) {
-        auto r = error_response(http::status::too_many_requests, "Too many SMTP tests for this user. Try again later.",
-                                "api", media);
+        auto r = error_response(http::status::too_many_requests, error_text(*ep, lang, "TooManyTests"), "api", media);
         r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
         co_return r;
     }
     if (ep->in_flight.fetch_add(1) >= ep->max_concurrent) {
         --ep->in_flight;
-        auto r = error_response(http::status::service_unavailable, "Too many SMTP tests are running. Try again shortly.",
-                                "api", media);
+        auto r = error_response(http::status::service_unavailable, error_text(*ep, lang, "ServiceUnavailable"), "api",
+                                media);
         r.headers.emplace_back("Retry-After", "1");
         co_return r;
     }
@@ -152,7 +173,10 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     // Named first: GCC 12 destroys a braced temporary inside co_await twice.
     smtp::test_request test{body.smtp_uri.value_or(""), body.from.value_or(""), body.use_stored_password};
     auto executor = co_await asio::this_coro::executor;
-    smtp::test_report report = co_await smtp::run_test(executor, std::move(test), ep->settings);
+    smtp::test_settings settings = ep->settings;  // the message in the caller's language
+    settings.subject = ep->texts.text(lang.language, "message", "subject");
+    settings.body = ep->texts.text(lang.language, "message", "body");
+    smtp::test_report report = co_await smtp::run_test(executor, std::move(test), std::move(settings));
 
     if (report.total_ms > static_cast<double>(ep->slow_threshold.count()) && ep->log) {
         std::string timings;
@@ -161,10 +185,11 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
         ep->log->warn("slow SMTP test id={} host={}:{} total={}ms {}", ctx.request_id, report.host, report.port,
                       static_cast<int>(report.total_ms), timings);
     }
-    std::optional<std::string> message;
-    if (!report.success) message = smtp::english_message(report);
-    serialization::document doc = diagnose ? serialization::document{"SmtpTestReport", smtp::report_to_json(report, message)}
-                                           : result_document(report, message);
+    auto message = report_message(report, lang, ep->texts, ep->settings.deadline);
+    serialization::document doc =
+        diagnose ? serialization::document{"SmtpTestReport",
+                                           smtp::report_to_json(report, message, report_hint(report, lang, ep->texts))}
+                 : result_document(report, message);
     if (auto select = serialization::select_parameter(req.target())) serialization::apply_select(doc.body, *select);
     co_return response{http::status::ok, serialization::content_type_of(media), serialization::write(doc, media), {},
                        false};
@@ -295,6 +320,7 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
     ep->per_user_per_minute = cfg.api.tests_per_minute_per_user;
     ep->slow_threshold = cfg.api.slow_threshold;
     ep->log = log;
+    ep->default_language = cfg.api.default_language;
 
     auto check = [g](request_context& ctx, const request_header& h) { return authenticate(g, ctx, h); };
     auto check_test = [g](request_context& ctx, const request_header& h) { return check_test_request(g, ctx, h); };

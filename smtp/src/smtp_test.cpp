@@ -329,9 +329,10 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
             report.tls = transport.describe("implicit");
             if (conn->verify_error != X509_V_OK)
                 co_return finish(outcome_code::tls_cert_invalid, phase::starttls, verify_error_text(conn->verify_error));
-            if (wrong_tls_version(ec))
-                report.hint = "The server answers in plaintext on port " + std::to_string(uri.port) +
-                              ": try smtp+starttls://" + uri.host + ":" + std::to_string(uri.port) + " instead of smtps://.";
+            if (wrong_tls_version(ec)) {
+                report.hint = "HINT_TRY_STARTTLS";
+                report.hint_uri = "smtp+starttls://" + uri.host + ":" + std::to_string(uri.port);
+            }
             co_return finish(outcome_code::tls_failed, phase::starttls, ec.message());
         }
     }
@@ -378,9 +379,10 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
     report.last_reply = d.last_reply();
 
     if (conn->timed_out && !d.succeeded()) {
-        if (d.current_phase() == phase::greeting && uri.mode != tls_mode::implicit && !d.greeting())
-            report.hint = "The server sent no greeting: it may expect TLS from the first byte. Try smtps://" +
-                          uri.host + ":" + std::to_string(uri.port) + ".";
+        if (d.current_phase() == phase::greeting && uri.mode != tls_mode::implicit && !d.greeting()) {
+            report.hint = "HINT_TRY_SMTPS";
+            report.hint_uri = "smtps://" + uri.host + ":" + std::to_string(uri.port);
+        }
         report.code = outcome_code::timeout;
         report.failed_phase = d.current_phase();
         report.detail = "the test did not finish within the deadline";
@@ -403,9 +405,10 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
         case outcome_code::protocol_error: report.detail = ctx.protocol_error; break;
         case outcome_code::connection_lost:
             report.detail = "the server closed the connection";
-            if (d.current_phase() == phase::greeting && !d.greeting() && uri.mode != tls_mode::implicit)
-                report.hint = "The server closed the connection before greeting: it may expect TLS from the first "
-                              "byte. Try smtps://" + uri.host + ":" + std::to_string(uri.port) + ".";
+            if (d.current_phase() == phase::greeting && !d.greeting() && uri.mode != tls_mode::implicit) {
+                report.hint = "HINT_TRY_SMTPS";
+                report.hint_uri = "smtps://" + uri.host + ":" + std::to_string(uri.port);
+            }
             break;
         case outcome_code::tls_unavailable: report.detail = "the server does not offer STARTTLS"; break;
         case outcome_code::auth_insecure:
@@ -413,9 +416,7 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
             break;
         case outcome_code::auth_unavailable: report.detail = "no usable AUTH mechanism is offered"; break;
         case outcome_code::auth_failed:
-            if (report.last_reply && report.last_reply->enhanced == "5.7.139")
-                report.hint = "Basic authentication (SMTP AUTH) is disabled for this tenant or mailbox; enable SMTP "
-                              "AUTH for the mailbox or use OAuth (;AUTH=XOAUTH2).";
+            if (report.last_reply && report.last_reply->enhanced == "5.7.139") report.hint = "HINT_BASIC_AUTH_DISABLED";
             break;
         default: break;
         }
@@ -429,42 +430,8 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
     co_return report;
 }
 
-std::string english_message(const test_report& r) {
-    if (r.success) return {};
-    std::string where = r.host.empty() ? std::string("the SMTP server")
-                                       : r.host + ":" + std::to_string(r.port);
-    std::string s;
-    switch (r.code) {
-    case outcome_code::uri_invalid: s = "The SMTP URI is not valid: " + r.detail + "."; break;
-    case outcome_code::from_invalid: s = "The From address is not valid: " + r.detail + "."; break;
-    case outcome_code::no_stored_password: s = "No password is stored for this user, host and port."; break;
-    case outcome_code::destination_blocked: s = "Connections to " + where + " are not allowed."; break;
-    case outcome_code::dns_failed: s = "The host name " + r.host + " could not be resolved."; break;
-    case outcome_code::connect_failed: s = "Could not connect to " + where + "."; break;
-    case outcome_code::timeout:
-        s = "The SMTP test of " + where + " timed out in the " +
-            std::string(phase_name(r.failed_phase.value_or(phase::connect))) + " phase.";
-        break;
-    case outcome_code::greeting_rejected: s = "The server " + where + " refused the session."; break;
-    case outcome_code::tls_unavailable: s = "The server " + where + " does not offer STARTTLS."; break;
-    case outcome_code::tls_failed: s = "The TLS handshake with " + where + " failed: " + r.detail + "."; break;
-    case outcome_code::tls_cert_invalid: s = "The certificate of " + where + " is not valid: " + r.detail + "."; break;
-    case outcome_code::auth_unavailable: s = "The server " + where + " offers no usable authentication method."; break;
-    case outcome_code::auth_insecure: s = "The credentials were not sent, because the connection to " + where + " is not encrypted."; break;
-    case outcome_code::auth_failed: s = "The server " + where + " rejected the user name or password."; break;
-    case outcome_code::sender_rejected: s = "The server " + where + " refused the sender address."; break;
-    case outcome_code::recipient_rejected: s = "The server " + where + " refused the recipient address."; break;
-    case outcome_code::message_rejected: s = "The server " + where + " refused the message."; break;
-    case outcome_code::protocol_error: s = "The server " + where + " broke the SMTP protocol: " + r.detail + "."; break;
-    case outcome_code::connection_lost: s = "The server " + where + " closed the connection."; break;
-    case outcome_code::none: break;
-    }
-    if (r.last_reply) s += " " + r.last_reply->first_line();
-    if (r.hint) s += " " + *r.hint;
-    return s;
-}
-
-boost::json::object report_to_json(const test_report& r, const std::optional<std::string>& message) {
+boost::json::object report_to_json(const test_report& r, const std::optional<std::string>& message,
+                                   const std::optional<std::string>& hint) {
     namespace json = boost::json;
     json::object o;
     o["Success"] = r.success;
@@ -480,7 +447,7 @@ boost::json::object report_to_json(const test_report& r, const std::optional<std
     } else {
         o["Reply"] = nullptr;
     }
-    o["Hint"] = r.hint ? json::value(*r.hint) : json::value(nullptr);
+    o["Hint"] = hint ? json::value(*hint) : json::value(nullptr);
     json::object server;
     server["Host"] = r.host;
     server["Port"] = r.port;

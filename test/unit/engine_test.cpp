@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(the_report_json_has_the_spec_shape) {
     r.host = "smtp.example.com";
     r.port = 587;
     r.last_reply = reply{535, "5.7.8", {"Authentication credentials invalid"}};
-    auto o = report_to_json(r, std::string("words"));
+    auto o = report_to_json(r, std::string("words"), std::nullopt);
     std::vector<std::string> keys;
     for (const auto& kv : o) keys.emplace_back(kv.key());
     BOOST_TEST((keys == std::vector<std::string>{"Success", "ErrorCode", "ErrorMessage", "Phase", "Reply", "Hint",
@@ -191,7 +191,7 @@ BOOST_AUTO_TEST_CASE(the_report_json_has_the_spec_shape) {
     BOOST_TEST(o["Tls"].is_null());
     test_report ok;
     ok.success = true;
-    BOOST_TEST(report_to_json(ok, std::nullopt)["ErrorMessage"].is_null());
+    BOOST_TEST(report_to_json(ok, std::nullopt, std::nullopt)["ErrorMessage"].is_null());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

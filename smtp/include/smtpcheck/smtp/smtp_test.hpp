@@ -94,8 +94,9 @@ struct test_report {
     outcome_code code = outcome_code::none;
     std::optional<phase> failed_phase;
     std::optional<reply> last_reply;
-    std::optional<std::string> hint;
-    std::string detail;  ///< English words on what failed, without per-test random values
+    std::optional<std::string> hint;  ///< a catalog key: HINT_TRY_SMTPS, HINT_TRY_STARTTLS, HINT_BASIC_AUTH_DISABLED
+    std::string hint_uri;             ///< the URI a hint suggests
+    std::string detail;  ///< what failed, in English (parser and OpenSSL words); no per-test random values
 
     std::string host;
     std::uint16_t port = 0;
@@ -118,11 +119,9 @@ struct test_report {
 boost::asio::awaitable<test_report> run_test(boost::asio::any_io_executor executor, test_request request,
                                              test_settings settings);
 
-/// The English sentence for a report: the code's words, the server's reply line and a hint.
-std::string english_message(const test_report& report);
-
 /// SPEC 3.8's JSON document of a report, properties in its order; ErrorMessage is `message`
-/// (null on success).
-boost::json::object report_to_json(const test_report& report, const std::optional<std::string>& message);
+/// (null on success) and Hint is `hint` (the report's hint in words).
+boost::json::object report_to_json(const test_report& report, const std::optional<std::string>& message,
+                                   const std::optional<std::string>& hint);
 
 }  // namespace smtpcheck::smtp

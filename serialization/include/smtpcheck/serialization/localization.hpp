@@ -1,0 +1,45 @@
+// Languages, cultures and message catalogs (SPEC 2.6). The catalogs are the data files in
+// config/catalog/, compiled in.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace smtpcheck::serialization {
+
+struct language_choice {
+    std::string language;  ///< en, nb, sv, da, de, nl or fr
+    bool raw = false;      ///< SO-Language * or x: resource references instead of text
+    std::string culture;   ///< formats numbers; defaults to the language
+};
+
+/// SO-Language, else Accept-Language (q-values; sv-SE -> sv, no/nb-NO/nn -> nb), else
+/// `default_language`. An unknown SO-Language means English. SO-Culture, when it names a
+/// known culture, formats numbers.
+language_choice choose_language(std::string_view so_language, std::string_view accept_language,
+                                std::string_view so_culture, std::string_view default_language);
+
+/// The seven catalogs; an unknown language gets English.
+class catalogs {
+public:
+    catalogs();
+    /// The text of `key` in `section` ([messages], [hints], [errors], [message]); English when
+    /// the language lacks it, the key itself when English does too.
+    std::string text(std::string_view language, std::string_view section, std::string_view key) const;
+
+private:
+    std::map<std::string, std::map<std::string, std::string>> entries_;  ///< "lang/section/key" -> text
+};
+
+/// Replaces {name} with values[name].
+std::string fill(std::string text, const std::map<std::string, std::string>& values);
+
+/// 5000 -> "5,000" (en), "5 000" (sv, nb, fr), "5.000" (de, da, nl).
+std::string format_number(long long n, std::string_view culture);
+
+/// SO-TimeZone: UTC, a location code (NO, US-NY), or a numeric id, optionally followed by
+/// ", includeTZOffset".
+bool valid_time_zone(std::string_view value);
+
+}  // namespace smtpcheck::serialization

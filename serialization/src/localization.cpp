@@ -1,0 +1,169 @@
+#include "smtpcheck/serialization/localization.hpp"
+
+#include <boost/property_tree/ini_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <sstream>
+#include <vector>
+
+namespace smtpcheck::embedded {
+std::string_view catalog_en();
+std::string_view catalog_nb();
+std::string_view catalog_sv();
+std::string_view catalog_da();
+std::string_view catalog_de();
+std::string_view catalog_nl();
+std::string_view catalog_fr();
+}  // namespace smtpcheck::embedded
+
+namespace smtpcheck::serialization {
+namespace {
+
+constexpr std::array<std::string_view, 7> languages{"en", "nb", "sv", "da", "de", "nl", "fr"};
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// A tag to one of the seven: region subtags fall back, Norwegian is bokmål.
+std::string supported(std::string_view tag) {
+    auto t = lower(trim(tag));
+    auto base = t.substr(0, t.find_first_of("-_"));
+    if (base == "no" || base == "nn" || base == "nb") return "nb";
+    for (auto l : languages)
+        if (base == l) return std::string(l);
+    return {};
+}
+
+}  // namespace
+
+language_choice choose_language(std::string_view so_language, std::string_view accept_language,
+                                std::string_view so_culture, std::string_view default_language) {
+    language_choice c;
+    auto so = trim(so_language);
+    if (so == "*" || so == "x" || so == "X") {
+        c.raw = true;
+        c.language = "en";
+    } else if (!so.empty()) {
+        c.language = supported(so);
+        if (c.language.empty()) c.language = "en";
+    } else {
+        double best = 0;
+        while (!accept_language.empty()) {
+            auto comma = accept_language.find(',');
+            auto item = trim(accept_language.substr(0, comma));
+            accept_language.remove_prefix(comma == std::string_view::npos ? accept_language.size() : comma + 1);
+            auto semi = item.find(';');
+            double q = 1;
+            if (semi != std::string_view::npos) {
+                auto param = trim(item.substr(semi + 1));
+                if (param.starts_with("q=")) {
+                    try {
+                        q = std::stod(std::string(param.substr(2)));
+                    } catch (const std::exception&) {
+                        q = 0;
+                    }
+                }
+            }
+            auto lang = supported(item.substr(0, semi));
+            if (!lang.empty() && q > best) {
+                best = q;
+                c.language = lang;
+            }
+        }
+        if (c.language.empty()) c.language = supported(default_language);
+        if (c.language.empty()) c.language = "en";
+    }
+    auto culture = supported(so_culture);
+    c.culture = culture.empty() ? c.language : culture;
+    return c;
+}
+
+catalogs::catalogs() {
+    const std::pair<std::string_view, std::string_view> files[] = {
+        {"en", embedded::catalog_en()}, {"nb", embedded::catalog_nb()}, {"sv", embedded::catalog_sv()},
+        {"da", embedded::catalog_da()}, {"de", embedded::catalog_de()}, {"nl", embedded::catalog_nl()},
+        {"fr", embedded::catalog_fr()}};
+    for (const auto& [lang, text] : files) {
+        boost::property_tree::ptree tree;
+        std::istringstream in{std::string(text)};
+        boost::property_tree::read_ini(in, tree);
+        auto& table = entries_[std::string(lang)];
+        for (const auto& [section, keys] : tree)
+            for (const auto& [key, value] : keys) {
+                std::string v = value.data(), unescaped;
+                for (std::size_t i = 0; i < v.size(); ++i) {
+                    if (v[i] == '\\' && i + 1 < v.size() && v[i + 1] == 'n') {
+                        unescaped += '\n';
+                        ++i;
+                    } else {
+                        unescaped += v[i];
+                    }
+                }
+                table[section + "/" + key] = unescaped;
+            }
+    }
+}
+
+std::string catalogs::text(std::string_view language, std::string_view section, std::string_view key) const {
+    const std::string k = std::string(section) + "/" + std::string(key);
+    for (std::string_view lang : {language, std::string_view("en")}) {
+        auto t = entries_.find(std::string(lang));
+        if (t == entries_.end()) continue;
+        auto e = t->second.find(k);
+        if (e != t->second.end()) return e->second;
+    }
+    return std::string(key);
+}
+
+std::string fill(std::string text, const std::map<std::string, std::string>& values) {
+    for (const auto& [name, value] : values) {
+        const std::string token = "{" + name + "}";
+        for (auto pos = text.find(token); pos != std::string::npos; pos = text.find(token, pos + value.size()))
+            text.replace(pos, token.size(), value);
+    }
+    return text;
+}
+
+std::string format_number(long long n, std::string_view culture) {
+    std::string_view sep = ",";
+    if (culture == "sv" || culture == "nb" || culture == "fr") sep = " ";
+    else if (culture == "de" || culture == "da" || culture == "nl") sep = ".";
+    std::string digits = std::to_string(n < 0 ? -n : n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0) out += sep;
+        out += digits[i];
+    }
+    return n < 0 ? "-" + out : out;
+}
+
+bool valid_time_zone(std::string_view value) {
+    auto comma = value.find(',');
+    auto zone = trim(value.substr(0, comma));
+    if (comma != std::string_view::npos && lower(trim(value.substr(comma + 1))) != "includetzoffset") return false;
+    if (zone.empty() || zone.size() > 16) return false;
+    if (lower(zone) == "utc") return true;
+    if (std::all_of(zone.begin(), zone.end(), [](unsigned char c) { return std::isdigit(c); })) return true;
+    // A location code: two letters, optionally a dash and one to three more (US-NY, NO).
+    auto dash = zone.find('-');
+    auto country = zone.substr(0, dash);
+    if (country.size() != 2 || !std::all_of(country.begin(), country.end(), [](unsigned char c) { return std::isalpha(c); }))
+        return false;
+    if (dash == std::string_view::npos) return true;
+    auto region = zone.substr(dash + 1);
+    return !region.empty() && region.size() <= 3 &&
+           std::all_of(region.begin(), region.end(), [](unsigned char c) { return std::isalnum(c); });
+}
+
+}  // namespace smtpcheck::serialization
