@@ -1,6 +1,8 @@
 // smtpcheck: the one executable (SPEC section 6).
 #include "commands.hpp"
+#include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/server/api.hpp"
+#include "smtpcheck/server/demo_smtp_server.hpp"
 #include "smtpcheck/server/config.hpp"
 #include "smtpcheck/server/http_server.hpp"
 #include "smtpcheck/server/logging.hpp"
@@ -11,6 +13,8 @@
 #include <spdlog/logger.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <span>
@@ -38,7 +42,7 @@ options:
   --version      the version
 )";
 
-constexpr std::string_view serve_help = R"(usage: smtpcheck serve [--config FILE] [--set section.key=value]...
+constexpr std::string_view serve_help = R"(usage: smtpcheck serve [--demo] [--config FILE] [--set section.key=value]...
 
 Runs the HTTP server on server.listen (default 127.0.0.1:8080) until SIGINT or SIGTERM.
 On a signal it stops accepting, /readyz answers 503, requests in flight finish within
@@ -46,6 +50,10 @@ server.shutdown_grace_ms, and it exits with status 0. Every bound address is log
 "listening on ...".
 
 options:
+  --demo                     also run a small SMTP server on 127.0.0.1:2525 (STARTTLS with a
+                             certificate made at start, AUTH PLAIN/LOGIN for demo/demo), trust
+                             its certificate, allow loopback destinations, add the API user
+                             demo/demo, and print a curl command that tests it
   --config FILE              an INI file (see config/defaults.ini for every key)
   --set section.key=value    override one key; repeatable; applied after --config
 )";
@@ -120,7 +128,11 @@ int run_check_config(std::span<char*> args) {
 
 int run_serve(std::span<char*> args) {
     common_options opts;
-    if (!parse_common(args, opts)) return 2;
+    bool demo = false;
+    if (!parse_common(args, opts, [&](std::string_view a, std::span<char*>, std::size_t&, bool&) {
+            return a == "--demo" && (demo = true);
+        }))
+        return 2;
     if (opts.help) {
         std::cout << serve_help;
         return 0;
@@ -136,6 +148,28 @@ int run_serve(std::span<char*> args) {
     unsigned threads = cfg.server.threads ? cfg.server.threads : std::max(1u, std::thread::hardware_concurrency());
 
     asio::io_context io(static_cast<int>(threads));
+    std::unique_ptr<smtpcheck::server::demo_smtp_server> demo_server;
+    std::string demo_dir;
+    if (demo) {
+        char dir_template[] = "/tmp/smtpcheck-demo-XXXXXX";
+        if (!mkdtemp(dir_template)) {
+            log->error("cannot start the demo: no temporary folder");
+            return 1;
+        }
+        demo_dir = dir_template;
+        try {
+            demo_server = std::make_unique<smtpcheck::server::demo_smtp_server>(
+                io.get_executor(), "127.0.0.1", 2525, "demo", "demo", demo_dir + "/demo-smtp.pem");
+        } catch (const std::exception& e) {
+            log->error("cannot start the demo SMTP server on 127.0.0.1:2525: {}", e.what());
+            return 1;
+        }
+        cfg.users["demo"] = smtpcheck::auth::hash_password("demo");
+        cfg.smtp.ca_file = demo_dir + "/demo-smtp.pem";
+        cfg.smtp.allow_private_destinations = true;
+        cfg.smtp.test_recipient = "smtp-test@localhost";
+        demo_server->start();
+    }
     smtpcheck::server::router routes(cfg.server.base_path);
     try {
         auto authenticator =
@@ -153,6 +187,16 @@ int run_serve(std::span<char*> args) {
         return 1;
     }
     log->info("smtpcheck {} serving with {} thread(s)", SMTPCHECK_VERSION, threads);
+    if (demo) {
+        auto base = server.local_addresses().at(0);
+        std::cout << "\nDemo: an SMTP server with STARTTLS and AUTH (demo/demo) listens on 127.0.0.1:2525.\n"
+                     "Test it through the API (Ctrl-C stops everything):\n\n"
+                  << "  curl -s -u demo:demo -H 'Content-Type: application/json' \\\n"
+                     "    -d '{\"SmtpUri\":\"smtp://demo:demo@127.0.0.1:2525\",\"From\":\"demo@example.com\"}' \\\n"
+                     "    "
+                  << base << cfg.server.base_path << "/api/v1/Agents/CustomerService/TestSmtpServer\n\n"
+                  << std::flush;
+    }
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signal) {
@@ -160,12 +204,16 @@ int run_serve(std::span<char*> args) {
         log->info("signal {}: stopping", signal);
         server.stop();
     });
-    asio::co_spawn(io, server.wait(), [&](std::exception_ptr) { signals.cancel(); });
+    asio::co_spawn(io, server.wait(), [&](std::exception_ptr) {
+        signals.cancel();
+        if (demo_server) demo_server->stop();
+    });
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
     io.run();
     for (auto& t : pool) t.join();
+    if (!demo_dir.empty()) std::filesystem::remove_all(demo_dir);
     return 0;
 }
 
