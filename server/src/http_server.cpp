@@ -390,6 +390,21 @@ awaitable<void> write_all(Stream& stream, const std::string& bytes, milliseconds
     ec = wec;
 }
 
+// While a handler runs the connection reads nothing, so this watches the socket instead: a
+// client that closes (a peek that reads 0 bytes) cancels the handler, and with it the SMTP
+// test it is waiting for. Bytes that arrive (a pipelined request, TLS records) end the watch.
+template <class Stream>
+awaitable<void> watch_for_disconnect(std::shared_ptr<connection<Stream>> conn, std::shared_ptr<bool> active) {
+    auto& socket = beast::get_lowest_layer(conn->stream).socket();
+    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, use_tuple);
+    if (ec || !*active) co_return;
+    char byte;
+    error_code peek_ec;
+    auto n = socket.receive(asio::buffer(&byte, 1), asio::socket_base::message_peek, peek_ec);
+    if ((n == 0 && !peek_ec) || peek_ec == asio::error::eof || peek_ec == asio::error::connection_reset)
+        if (*active) conn->cancel.emit(asio::cancellation_type::terminal);
+}
+
 // One connection: requests in turn (pipelined ones from the buffer), under the deadlines of
 // server_settings. Runs on the connection's strand.
 template <class Stream>
@@ -542,9 +557,16 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                     if (!respond_early) {
                         lowest.expires_never();
                         request req = parser.release();
+                        auto watching = std::make_shared<bool>(true);
+                        if (buffer.size() == 0)
+                            asio::co_spawn(lowest.get_executor(), watch_for_disconnect(conn, watching), asio::detached);
                         try {
                             res = co_await match.handler->on_request(ctx, req);
+                            *watching = false;
+                            error_code ignored;
+                            lowest.socket().cancel(ignored);
                         } catch (const std::exception& e) {
+                            *watching = false;
                             srv->log_at(srv->is_draining ? spdlog::level::info : spdlog::level::err,
                                         "request {} failed: {}", ctx.request_id, e.what());
                             res = error_response(http::status::internal_server_error,

@@ -165,6 +165,7 @@ class Scripted:
         self.script = script
         self.connections = 0
         self.received = b""
+        self.closed = threading.Event()  # set when a client ends a connection the script waits on
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -196,8 +197,14 @@ class Scripted:
                     _, _, buf = buf.partition(b"\n")
                 if send == "close":
                     return
-                if send is None:
-                    time.sleep(30)
+                if send is None:  # silence: wait until the client goes away
+                    conn.settimeout(30)
+                    try:
+                        while conn.recv(65536):
+                            pass
+                        self.closed.set()
+                    except OSError:
+                        self.closed.set()
                     return
                 conn.sendall(send)
             time.sleep(2)
@@ -205,6 +212,9 @@ class Scripted:
             pass
         finally:
             conn.close()
+
+    def wait_closed(self, timeout):
+        return self.closed.wait(timeout)
 
     def stop(self):
         self._stop = True
