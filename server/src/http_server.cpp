@@ -405,6 +405,15 @@ awaitable<void> watch_for_disconnect(std::shared_ptr<connection<Stream>> conn, s
         if (*active) conn->cancel.emit(asio::cancellation_type::terminal);
 }
 
+// The request's Origin when server.cors_origins lists it (compared case-insensitively).
+std::optional<std::string> allowed_origin(const server_settings& settings, const request_header& h) {
+    std::string_view origin = h[http::field::origin];
+    if (origin.empty()) return std::nullopt;
+    for (const auto& o : settings.cors_origins)
+        if (beast::iequals(o, origin) || o == "*") return std::string(origin);
+    return std::nullopt;
+}
+
 // One connection: requests in turn (pipelined ones from the buffer), under the deadlines of
 // server_settings. Runs on the connection's strand.
 template <class Stream>
@@ -501,12 +510,28 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             ctx.tls = is_tls<Stream>;
             const auto& header = parser.get().base();
             const bool request_keep_alive = !hec && parser.get().keep_alive();
+            const auto cors_origin = hec || srv->cfg.server.cors_origins.empty()
+                                         ? std::nullopt
+                                         : allowed_origin(srv->cfg.server, header);
             ctx.request_id = srv->make_request_id(id_buffer, hec ? std::string_view() : std::string_view(header["X-Request-Id"]));
             const bool head = method == http::verb::head;
 
             if (!respond_early) {
                 auto match = srv->routes.match(header.method(), header.target());
-                if (!match.handler) {
+                if (header.method() == http::verb::options && match.status == http::status::method_not_allowed) {
+                    // A CORS preflight (or a plain OPTIONS): answered here, without authentication.
+                    respond_early = true;
+                    res = response{http::status::no_content, {}, {}, {}, false};
+                    res.headers.emplace_back("Allow", std::string(match.allow) + ", OPTIONS");
+                    if (cors_origin) {
+                        res.headers.emplace_back("Access-Control-Allow-Methods", std::string(match.allow) + ", OPTIONS");
+                        res.headers.emplace_back("Access-Control-Allow-Headers",
+                                                 "Authorization, Content-Type, Accept, Accept-Language, X-XSRF-TOKEN, "
+                                                 "X-Request-Id, SO-Language, SO-Culture, SO-TimeZone, SO-AppToken");
+                        res.headers.emplace_back("Access-Control-Max-Age", "600");
+                    }
+                    if (!parser.is_done()) res.close = linger = true;
+                } else if (!match.handler) {
                     respond_early = true;
                     auto media = serialization::negotiate(header[http::field::accept]);
                     if (match.status == http::status::method_not_allowed) {
@@ -576,6 +601,14 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                 }
             }
 
+            if (!hec && !srv->cfg.server.cors_origins.empty()) {
+                if (cors_origin) {
+                    res.headers.emplace_back("Access-Control-Allow-Origin", *cors_origin);
+                    res.headers.emplace_back("Access-Control-Allow-Credentials", "true");
+                    res.headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id");
+                }
+                res.headers.emplace_back("Vary", "Origin");
+            }
             const bool keep_alive = !res.close && !hec && request_keep_alive && !srv->is_draining;
             serialize(out, res, date.now(), ctx.request_id, keep_alive, head);
             error_code wec;

@@ -311,3 +311,52 @@ class Statuses(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Cors(unittest.TestCase):
+    def test_preflight_and_matching_origins_only(self):
+        with Server(f"users.alice={hash_of('pw')}", "server.cors_origins=https://app.example") as s:
+            pre = curl(s.url + ROUTE, method="OPTIONS",
+                       headers=["Origin: https://app.example", "Access-Control-Request-Method: POST",
+                                "Access-Control-Request-Headers: authorization, so-language"])
+            self.assertEqual(pre.status, 204)  # no authentication for a preflight
+            self.assertEqual(pre.header("access-control-allow-origin"), "https://app.example")
+            self.assertEqual(pre.header("access-control-allow-credentials"), "true")
+            self.assertIn("POST", pre.header("access-control-allow-methods"))
+            for h in ("Authorization", "Content-Type", "Accept", "X-XSRF-TOKEN", "SO-Language", "SO-AppToken"):
+                self.assertIn(h, pre.header("access-control-allow-headers"))
+            self.assertEqual(pre.header("vary"), "Origin")
+            ok = curl(s.url + ROUTE, "-u", "alice:pw", headers=["Origin: https://app.example"])
+            self.assertEqual(ok.header("access-control-allow-origin"), "https://app.example")
+            other = curl(s.url + ROUTE, "-u", "alice:pw", headers=["Origin: https://evil.example"])
+            self.assertIsNone(other.header("access-control-allow-origin"))
+            other_pre = curl(s.url + ROUTE, method="OPTIONS", headers=["Origin: https://evil.example"])
+            self.assertEqual(other_pre.status, 204)
+            self.assertIsNone(other_pre.header("access-control-allow-methods"))
+
+    def test_cors_is_off_by_default(self):
+        with Server(f"users.alice={hash_of('pw')}") as s:
+            r = curl(s.url + ROUTE, "-u", "alice:pw", headers=["Origin: https://app.example"])
+            self.assertIsNone(r.header("access-control-allow-origin"))
+            self.assertIsNone(r.header("vary"))
+
+
+class Demo(unittest.TestCase):
+    def test_serve_demo_prints_a_command_that_succeeds(self):
+        import re
+        import shlex
+        proc = subprocess.Popen([SMTPCHECK, "serve", "--demo", "--set", "server.listen=127.0.0.1:0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            out = ""
+            deadline = time.monotonic() + 15
+            while "TestSmtpServer" not in out and time.monotonic() < deadline:
+                out += proc.stdout.readline()
+            command = re.search(r"(curl .*TestSmtpServer)", out.replace("\\\n", " "), re.S).group(1)
+            args = shlex.split(command)
+            result = subprocess.run(args, capture_output=True, text=True, timeout=20)
+            self.assertEqual(result.stdout,
+                             '{"Success":true,"ErrorMessage":null,"TableRight":null,"FieldProperties":{}}')
+        finally:
+            proc.terminate()
+            self.assertEqual(proc.wait(15), 0)

@@ -1,0 +1,67 @@
+#include "smtpcheck/serialization/localization.hpp"
+#include "smtpcheck/smtp/outcome.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace smtpcheck::serialization;
+
+BOOST_AUTO_TEST_SUITE(localization)
+
+BOOST_AUTO_TEST_CASE(language_comes_from_so_language_then_accept_language_then_the_default) {
+    BOOST_TEST(choose_language("de", "sv", "", "en").language == "de");
+    BOOST_TEST(choose_language("", "sv-SE,en;q=0.5", "", "en").language == "sv");
+    BOOST_TEST(choose_language("", "nn", "", "en").language == "nb");
+    BOOST_TEST(choose_language("", "no", "", "en").language == "nb");
+    BOOST_TEST(choose_language("nb-NO", "", "", "en").language == "nb");
+    BOOST_TEST(choose_language("", "ja, fr;q=0.3, nl;q=0.8", "", "en").language == "nl");
+    BOOST_TEST(choose_language("", "ja", "", "da").language == "da");
+    BOOST_TEST(choose_language("", "", "", "fr").language == "fr");
+    BOOST_TEST(choose_language("tlh", "de", "", "sv").language == "en");  // an unknown SO-Language is English
+    BOOST_TEST(choose_language("*", "", "", "de").raw);
+    BOOST_TEST(choose_language("x", "", "", "de").raw);
+}
+
+BOOST_AUTO_TEST_CASE(culture_defaults_to_the_language_and_formats_numbers) {
+    BOOST_TEST(choose_language("sv", "", "", "en").culture == "sv");
+    BOOST_TEST(choose_language("sv", "", "de-DE", "en").culture == "de");
+    BOOST_TEST(choose_language("sv", "", "tlh", "en").culture == "sv");
+    BOOST_TEST(format_number(5000, "en") == "5,000");
+    BOOST_TEST(format_number(5000, "sv") == "5 000");
+    BOOST_TEST(format_number(5000, "de") == "5.000");
+    BOOST_TEST(format_number(1234567, "nl") == "1.234.567");
+    BOOST_TEST(format_number(999, "en") == "999");
+}
+
+BOOST_AUTO_TEST_CASE(every_catalog_words_every_outcome_error_and_the_message) {
+    using smtpcheck::smtp::outcome_code;
+    catalogs texts;
+    std::vector<std::string> codes;
+    for (int c = static_cast<int>(outcome_code::uri_invalid); c <= static_cast<int>(outcome_code::connection_lost); ++c)
+        codes.emplace_back(smtpcheck::smtp::resource_name(static_cast<outcome_code>(c)));
+    BOOST_TEST(codes.size() == 19u);
+    for (const char* lang : {"en", "nb", "sv", "da", "de", "nl", "fr"}) {
+        for (const auto& code : codes) {
+            auto text = texts.text(lang, "messages", code);
+            BOOST_TEST(text != code, lang << " " << code);
+            if (std::string(lang) != "en") BOOST_TEST(text != texts.text("en", "messages", code), lang << " " << code);
+        }
+        for (const char* key : {"BadRequest", "UnsupportedMediaType", "Unauthorized", "Forbidden", "TooManyRequests",
+                                "TooManyTests", "ServiceUnavailable"})
+            BOOST_TEST(texts.text(lang, "errors", key) != key, lang << " " << key);
+        for (const char* key : {"HINT_TRY_SMTPS", "HINT_TRY_STARTTLS", "HINT_BASIC_AUTH_DISABLED"})
+            BOOST_TEST(texts.text(lang, "hints", key) != key, lang << " " << key);
+        BOOST_TEST(texts.text(lang, "message", "body").find("{test_id}") != std::string::npos, lang);
+        BOOST_TEST(texts.text(lang, "message", "body").find('\n') != std::string::npos, lang);
+    }
+    BOOST_TEST(texts.text("tlh", "messages", "SR_SMTP_DNS_FAILED") == texts.text("en", "messages", "SR_SMTP_DNS_FAILED"));
+    BOOST_TEST(fill("{host}:{port} {host}", {{"host", "h"}, {"port", "25"}}) == "h:25 h");
+}
+
+BOOST_AUTO_TEST_CASE(time_zones) {
+    for (const char* ok : {"UTC", "utc", "NO", "US-NY", "123", "NO, includeTZOffset", "UTC,includetzoffset"})
+        BOOST_TEST(valid_time_zone(ok), ok);
+    for (const char* bad : {"", "Mars/Olympus", "N", "NOR-TOOLONG", "UTC, sometimes", "US-"})
+        BOOST_TEST(!valid_time_zone(bad), bad);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
