@@ -330,9 +330,9 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
                     return describe_test_smtp_server(serialization::negotiate(req[http::field::accept]));
                 }});
     routes.add(route_scope::api, test_path, http::verb::post,
-               {check_test, [ep](request_context& ctx, request& req) { return run_smtp_test(ep, ctx, req, false); }});
+               {check_test, [ep](request_context& ctx, request& req) { return run_smtp_test(ep, ctx, req, false); }, true});
     routes.add(route_scope::api, "/api/v1/smtpcheck/Diagnose", http::verb::post,
-               {check_test, [ep](request_context& ctx, request& req) { return run_smtp_test(ep, ctx, req, true); }});
+               {check_test, [ep](request_context& ctx, request& req) { return run_smtp_test(ep, ctx, req, true); }, true});
     routes.add(route_scope::root, "/login", http::verb::post,
                {nullptr, [g](request_context& ctx, request& req) { return login(g, ctx, req); }});
     routes.add(route_scope::root, "/logout", http::verb::post,

@@ -582,16 +582,20 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                     if (!respond_early) {
                         lowest.expires_never();
                         request req = parser.release();
-                        auto watching = std::make_shared<bool>(true);
-                        if (buffer.size() == 0)
+                        std::shared_ptr<bool> watching;  // only for handlers that asked for it
+                        if (match.handler->cancel_on_disconnect && buffer.size() == 0) {
+                            watching = std::make_shared<bool>(true);
                             asio::co_spawn(lowest.get_executor(), watch_for_disconnect(conn, watching), asio::detached);
+                        }
                         try {
                             res = co_await match.handler->on_request(ctx, req);
-                            *watching = false;
-                            error_code ignored;
-                            lowest.socket().cancel(ignored);
+                            if (watching) {
+                                *watching = false;
+                                error_code ignored;
+                                lowest.socket().cancel(ignored);
+                            }
                         } catch (const std::exception& e) {
-                            *watching = false;
+                            if (watching) *watching = false;
                             srv->log_at(srv->is_draining ? spdlog::level::info : spdlog::level::err,
                                         "request {} failed: {}", ctx.request_id, e.what());
                             res = error_response(http::status::internal_server_error,

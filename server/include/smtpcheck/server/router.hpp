@@ -23,6 +23,9 @@ struct route_handler {
         on_header;
     /// Runs with the whole request.
     std::function<boost::asio::awaitable<response>(request_context&, request&)> on_request;
+    /// Watch the connection while on_request runs and cancel it when the client goes away
+    /// (for long handlers such as an SMTP test; it costs a wait on the socket per request).
+    bool cancel_on_disconnect = false;
 };
 
 /// Where a path lives: API routes sit under `server.base_path`, the others at the root.
