@@ -41,22 +41,29 @@ std::string slurp(const std::string& path, const char* key) {
 struct guard {
     std::shared_ptr<auth::authenticator> authenticator;
     std::shared_ptr<spdlog::logger> log;
+    std::shared_ptr<const serialization::catalogs> texts;
+    std::string default_language;
 
-    response refusal(const auth::verdict& v, request_context& ctx,
-                     serialization::media_type media = serialization::media_type::json) const {
+    // A refusal in the caller's language and format.
+    response refusal(const auth::verdict& v, request_context& ctx, const request_header& h) const {
         if (log) log->info("auth refused ({}): {} peer={} id={}", v.scheme.empty() ? "-" : v.scheme, v.reason, ctx.peer,
                            ctx.request_id);
+        auto media = serialization::negotiate(h[http::field::accept]);
+        auto lang = serialization::choose_language(h["SO-Language"], h[http::field::accept_language], "",
+                                                   default_language);
+        auto words = [&](std::string_view key) {
+            return lang.raw ? "[SR_ERROR_" + std::string(key) + "]" : texts->text(lang.language, "errors", key);
+        };
         switch (v.what) {
         case auth::verdict::kind::forbidden:
-            return error_response(http::status::forbidden, "The request is not allowed.", "auth", media);
+            return error_response(http::status::forbidden, words("Forbidden"), "auth", media);
         case auth::verdict::kind::too_many_requests: {
-            auto r = error_response(http::status::too_many_requests,
-                                    "Too many failed attempts. Try again later.", "auth", media);
+            auto r = error_response(http::status::too_many_requests, words("TooManyRequests"), "auth", media);
             r.headers.emplace_back("Retry-After", std::to_string(v.retry_after.count()));
             return r;
         }
         default: {
-            auto r = error_response(http::status::unauthorized, "Authentication is required.", "auth", media);
+            auto r = error_response(http::status::unauthorized, words("Unauthorized"), "auth", media);
             for (auto& c : authenticator->challenges()) r.headers.emplace_back("WWW-Authenticate", c);
             return r;
         }
@@ -66,8 +73,7 @@ struct guard {
 
 asio::awaitable<std::optional<response>> authenticate(guard g, request_context& ctx, const request_header& h) {
     auto v = co_await g.authenticator->check(h, std::string(ctx.peer));
-    if (v.what != auth::verdict::kind::ok)
-        co_return g.refusal(v, ctx, serialization::negotiate(h[http::field::accept]));
+    if (v.what != auth::verdict::kind::ok) co_return g.refusal(v, ctx, h);
     ctx.principal = v.principal;
     co_return std::nullopt;
 }
@@ -254,7 +260,7 @@ asio::awaitable<response> login(guard g, request_context& ctx, request& req) {
         co_return error_response(http::status::bad_request,
                                  "Send Username and Password as a form or a JSON object.", "auth");
     auto result = co_await g.authenticator->login(creds->first, creds->second, std::string(ctx.peer));
-    if (result.outcome.what != auth::verdict::kind::ok) co_return g.refusal(result.outcome, ctx);
+    if (result.outcome.what != auth::verdict::kind::ok) co_return g.refusal(result.outcome, ctx, req.base());
     auto ttl = static_cast<long>(g.authenticator->config().session_ttl.count());
     response r{http::status::no_content, {}, {}, {}, false};
     r.headers.emplace_back("Set-Cookie", "smtpcheck_session=" + result.session_cookie + cookie_attributes(ctx.tls, ttl, true));
@@ -313,8 +319,9 @@ auth::settings make_auth_settings(const config& cfg, spdlog::logger* log) {
 
 void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::authenticator> authenticator,
                     std::shared_ptr<spdlog::logger> log) {
-    guard g{std::move(authenticator), log};
     auto ep = std::make_shared<test_endpoint>();
+    guard g{std::move(authenticator), log, std::shared_ptr<const serialization::catalogs>(ep, &ep->texts),
+            cfg.api.default_language};
     ep->settings = make_test_settings(cfg);
     ep->max_concurrent = cfg.api.max_concurrent_tests;
     ep->per_user_per_minute = cfg.api.tests_per_minute_per_user;

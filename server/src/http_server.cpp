@@ -1,5 +1,6 @@
 #include "smtpcheck/server/http_server.hpp"
 
+#include "smtpcheck/serialization/localization.hpp"
 #include "smtpcheck/server/error_document.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -233,6 +234,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     std::uint64_t next_connection_id = 0;
     std::string request_id_prefix;
     std::atomic<std::uint64_t> request_counter{0};
+    serialization::catalogs texts;
 
     asio::steady_timer done_timer;   // cancelled when the shutdown has finished
     asio::steady_timer grace_timer;  // ends the grace period of requests in flight
@@ -315,6 +317,19 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         auto [end, ec] = std::to_chars(digits, digits + sizeof digits, ++request_counter, 16);
         buffer.append(digits, end);
         return buffer;
+    }
+
+    // An error document of the front end, in the request's language and format when its
+    // header was read, else in api.default_language and JSON.
+    response front_error(http::status status, std::string_view key, std::string_view source,
+                         const request_header* h) const {
+        auto lang = serialization::choose_language(h ? (*h)["SO-Language"] : "", h ? (*h)[http::field::accept_language] : "",
+                                                   "", cfg.api.default_language);
+        auto media = h ? serialization::negotiate((*h)[http::field::accept]) : serialization::media_type::json;
+        return error_response(status,
+                              lang.raw ? "[SR_ERROR_" + std::string(key) + "]"
+                                       : texts.text(lang.language, "errors", key),
+                              source, media);
     }
 
     response builtin_health() const {
@@ -481,19 +496,18 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                     hec == asio::error::connection_reset)
                     break;  // the client left, the server is stopping, or slowloris: nothing to answer
                 if (hec == http::error::header_limit || hec == http::error::buffer_overflow)
-                    res = error_response(http::status::request_header_fields_too_large,
-                                         "The request header is larger than the server accepts.", "http");
+                    res = srv->front_error(http::status::request_header_fields_too_large, "RequestHeaderFieldsTooLarge",
+                                           "http", nullptr);
                 else if (hec == http::error::body_limit)
-                    res = error_response(http::status::payload_too_large,
-                                         "The request body is larger than the server accepts.", "http");
+                    res = srv->front_error(http::status::payload_too_large, "PayloadTooLarge", "http",
+                                           parser.is_header_done() ? &parser.get().base() : nullptr);
                 else
-                    res = error_response(http::status::bad_request, "The request is not valid HTTP/1.1.", "http");
+                    res = srv->front_error(http::status::bad_request, "MalformedRequest", "http", nullptr);
                 res.close = true;
                 linger = true;
             } else if (auto problem = smuggling_problem(parser.get().base()); !problem.empty()) {
                 srv->log_at(spdlog::level::debug, "refused request from {}: {}", peer, problem);
-                res = error_response(http::status::bad_request,
-                                     "The request's message framing is ambiguous and was refused.", "http");
+                res = srv->front_error(http::status::bad_request, "AmbiguousFraming", "http", &parser.get().base());
                 res.close = true;
                 linger = true;
             } else {
@@ -533,14 +547,13 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                     if (!parser.is_done()) res.close = linger = true;
                 } else if (!match.handler) {
                     respond_early = true;
-                    auto media = serialization::negotiate(header[http::field::accept]);
                     if (match.status == http::status::method_not_allowed) {
-                        res = error_response(match.status, "The method is not allowed on this resource.", "router", media);
+                        res = srv->front_error(match.status, "MethodNotAllowed", "router", &header);
                         res.headers.emplace_back("Allow", match.allow);
                     } else if (match.status == http::status::not_found) {
-                        res = error_response(match.status, "No resource matches the request.", "router", media);
+                        res = srv->front_error(match.status, "NotFound", "router", &header);
                     } else {
-                        res = error_response(match.status, "The request target is malformed.", "router", media);
+                        res = srv->front_error(match.status, "MalformedRequest", "router", &header);
                     }
                 } else if (match.handler->on_header) {
                     auto early = co_await match.handler->on_header(ctx, header);
@@ -570,10 +583,10 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                             break;
                         if (bec) {
                             res = bec == http::error::body_limit
-                                      ? error_response(http::status::payload_too_large,
-                                                       "The request body is larger than the server accepts.", "http")
-                                      : error_response(http::status::bad_request,
-                                                       "The request body is not valid HTTP/1.1.", "http");
+                                      ? srv->front_error(http::status::payload_too_large, "PayloadTooLarge", "http",
+                                                         &parser.get().base())
+                                      : srv->front_error(http::status::bad_request, "MalformedRequest", "http",
+                                                         &parser.get().base());
                             res.close = true;
                             linger = true;
                             respond_early = true;
@@ -598,8 +611,8 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                             if (watching) *watching = false;
                             srv->log_at(srv->is_draining ? spdlog::level::info : spdlog::level::err,
                                         "request {} failed: {}", ctx.request_id, e.what());
-                            res = error_response(http::status::internal_server_error,
-                                                 "The server could not complete the request.", "server");
+                            res = srv->front_error(http::status::internal_server_error, "InternalError", "server",
+                                                   nullptr);
                         }
                     }
                 }

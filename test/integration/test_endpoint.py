@@ -280,6 +280,17 @@ class Statuses(unittest.TestCase):
             self.check(curl(self.server.url + ROUTE, headers=accept + ["X-Big: " + "b" * 3000]), 431,
                        "RequestHeaderFieldsTooLarge", False)
 
+    def test_error_documents_are_localized_like_error_message(self):
+        r = curl(self.server.url + "/nope", headers=["SO-Language: sv"])
+        self.assertEqual(r.json()["ErrorMessage"], "Ingen resurs matchar begäran.")
+        r = curl(self.server.url + ROUTE, headers=["Accept-Language: de-CH", "Accept: application/xml"])
+        self.assertIn("<ErrorMessage>Eine Anmeldung ist erforderlich.</ErrorMessage>", r.body)
+        r = curl(self.server.url + ROUTE, method="PUT", headers=["SO-Language: x"])
+        self.assertEqual(r.json()["ErrorMessage"], "[SR_ERROR_MethodNotAllowed]")
+        r = curl(self.server.url + ROUTE, "-u", "alice:pw", method="POST", data="a,b",
+                 headers=["Content-Type: text/csv", "SO-Language: nl"])
+        self.assertTrue(r.json()["ErrorMessage"].startswith("Het inhoudstype van het verzoek wordt niet ondersteund"))
+
     def test_429_per_user_limit(self):
         body = json.dumps({"SmtpUri": "smtp://127.0.0.1:1", "From": "bad"})
         statuses = [curl(self.server.url + ROUTE, "-u", "alice:pw", method="POST", data=body,

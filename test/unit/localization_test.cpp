@@ -46,7 +46,9 @@ BOOST_AUTO_TEST_CASE(every_catalog_words_every_outcome_error_and_the_message) {
             if (std::string(lang) != "en") BOOST_TEST(text != texts.text("en", "messages", code), lang << " " << code);
         }
         for (const char* key : {"BadRequest", "UnsupportedMediaType", "Unauthorized", "Forbidden", "TooManyRequests",
-                                "TooManyTests", "ServiceUnavailable"})
+                                "TooManyTests", "ServiceUnavailable", "NotFound", "MethodNotAllowed",
+                                "PayloadTooLarge", "RequestHeaderFieldsTooLarge", "MalformedRequest",
+                                "AmbiguousFraming", "InternalError"})
             BOOST_TEST(texts.text(lang, "errors", key) != key, lang << " " << key);
         for (const char* key : {"HINT_TRY_SMTPS", "HINT_TRY_STARTTLS", "HINT_BASIC_AUTH_DISABLED"})
             BOOST_TEST(texts.text(lang, "hints", key) != key, lang << " " << key);
