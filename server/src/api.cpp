@@ -44,16 +44,20 @@ struct guard {
     std::shared_ptr<const serialization::catalogs> texts;
     std::string default_language;
 
+    // An error document's message in the caller's language, or its reference in raw mode.
+    std::string words(const request_header& h, std::string_view key, const std::string& detail = {}) const {
+        auto lang = serialization::choose_language(h["SO-Language"], h[http::field::accept_language], "",
+                                                   default_language);
+        if (lang.raw) return "[SR_ERROR_" + std::string(key) + "]";
+        return serialization::fill(texts->text(lang.language, "errors", key), {{"detail", detail}});
+    }
+
     // A refusal in the caller's language and format.
     response refusal(const auth::verdict& v, request_context& ctx, const request_header& h) const {
         if (log) log->info("auth refused ({}): {} peer={} id={}", v.scheme.empty() ? "-" : v.scheme, v.reason, ctx.peer,
                            ctx.request_id);
         auto media = serialization::negotiate(h[http::field::accept]);
-        auto lang = serialization::choose_language(h["SO-Language"], h[http::field::accept_language], "",
-                                                   default_language);
-        auto words = [&](std::string_view key) {
-            return lang.raw ? "[SR_ERROR_" + std::string(key) + "]" : texts->text(lang.language, "errors", key);
-        };
+        auto words = [&](std::string_view key) { return this->words(h, key); };
         switch (v.what) {
         case auth::verdict::kind::forbidden:
             return error_response(http::status::forbidden, words("Forbidden"), "auth", media);
@@ -119,8 +123,8 @@ asio::awaitable<std::optional<response>> check_test_request(guard g, request_con
                     (h.count(http::field::content_length) && h[http::field::content_length] != "0");
     if (has_body) {
         if (auto e = serialization::check_content_type(h[http::field::content_type]))
-            co_return error_response(http::status::unsupported_media_type, e->message, "request",
-                                     serialization::negotiate(h[http::field::accept]));
+            co_return error_response(http::status::unsupported_media_type, g.words(h, "UnsupportedMediaType", e->message),
+                                     "request", serialization::negotiate(h[http::field::accept]));
     }
     co_return std::nullopt;
 }
