@@ -171,15 +171,16 @@ int run_serve(std::span<char*> args) {
         demo_server->start();
     }
     smtpcheck::server::router routes(cfg.server.base_path);
+    auto counters = std::make_shared<smtpcheck::server::metrics>();
     try {
         auto authenticator =
             std::make_shared<smtpcheck::auth::authenticator>(smtpcheck::server::make_auth_settings(cfg, log.get()));
-        smtpcheck::server::add_api_routes(routes, cfg, authenticator, log);
+        smtpcheck::server::add_api_routes(routes, cfg, authenticator, log, counters);
     } catch (const std::exception& e) {
         log->error("cannot start: {}", e.what());
         return 1;
     }
-    smtpcheck::server::http_server server(io.get_executor(), cfg, std::move(routes), log);
+    smtpcheck::server::http_server server(io.get_executor(), cfg, std::move(routes), log, counters);
     try {
         server.start();
     } catch (const std::exception& e) {

@@ -91,7 +91,7 @@ struct test_endpoint {
     std::shared_ptr<spdlog::logger> log;
     std::string default_language = "en";
     serialization::catalogs texts;
-    std::atomic<std::size_t> in_flight{0};
+    std::shared_ptr<metrics> counters;  ///< tests in flight (the limit) and tests by outcome
     std::mutex mutex;
     struct window {
         std::chrono::steady_clock::time_point start;
@@ -168,8 +168,8 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
         r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
         co_return r;
     }
-    if (ep->in_flight.fetch_add(1) >= ep->max_concurrent) {
-        --ep->in_flight;
+    if (ep->counters->tests_in_flight.fetch_add(1) >= ep->max_concurrent) {
+        --ep->counters->tests_in_flight;
         auto r = error_response(http::status::service_unavailable, error_text(*ep, lang, "ServiceUnavailable"), "api",
                                 media);
         r.headers.emplace_back("Retry-After", "1");
@@ -178,7 +178,7 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     struct in_flight_guard {
         std::atomic<std::size_t>& n;
         ~in_flight_guard() { --n; }
-    } counted{ep->in_flight};
+    } counted{ep->counters->tests_in_flight};
 
     // Named first: GCC 12 destroys a braced temporary inside co_await twice.
     smtp::test_request test{body.smtp_uri.value_or(""), body.from.value_or(""), body.use_stored_password};
@@ -187,6 +187,7 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     settings.subject = ep->texts.text(lang.language, "message", "subject");
     settings.body = ep->texts.text(lang.language, "message", "body");
     smtp::test_report report = co_await smtp::run_test(executor, std::move(test), std::move(settings));
+    ep->counters->record_test(report.success ? smtp::outcome_code::none : report.code);
 
     if (report.total_ms > static_cast<double>(ep->slow_threshold.count()) && ep->log) {
         std::string timings;
@@ -322,8 +323,9 @@ auth::settings make_auth_settings(const config& cfg, spdlog::logger* log) {
 }
 
 void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::authenticator> authenticator,
-                    std::shared_ptr<spdlog::logger> log) {
+                    std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters) {
     auto ep = std::make_shared<test_endpoint>();
+    ep->counters = std::move(counters);
     guard g{std::move(authenticator), log, std::shared_ptr<const serialization::catalogs>(ep, &ep->texts),
             cfg.api.default_language};
     ep->settings = make_test_settings(cfg);

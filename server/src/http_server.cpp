@@ -201,8 +201,9 @@ struct unix_listener {
 };
 
 struct http_server::impl : std::enable_shared_from_this<impl> {
-    impl(asio::any_io_executor ex, config c, router r, std::shared_ptr<spdlog::logger> l)
-        : executor(std::move(ex)),
+    impl(asio::any_io_executor ex, config c, router r, std::shared_ptr<spdlog::logger> l, std::shared_ptr<metrics> m)
+        : counters(m ? std::move(m) : std::make_shared<metrics>()),
+          executor(std::move(ex)),
           strand(asio::make_strand(executor)),
           cfg(std::move(c)),
           routes(std::move(r)),
@@ -216,6 +217,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         request_id_prefix = prefix;
     }
 
+    std::shared_ptr<metrics> counters;
     asio::any_io_executor executor;
     asio::strand<asio::any_io_executor> strand;  // listeners and the shutdown sequence
     bool single_threaded = false;                // server.threads == 1: no strand per connection
@@ -334,6 +336,10 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 
     response builtin_health() const {
         return response{http::status::ok, "text/plain; charset=utf-8", "ok", {}, false};
+    }
+    response builtin_metrics() const {
+        return response{http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                        counters->prometheus_text(connection_count.load()), {}, false};
     }
     response builtin_ready() const {
         if (!is_draining) return response{http::status::ok, "text/plain; charset=utf-8", "ready", {}, false};
@@ -516,6 +522,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
 
             // Taken now: the header moves out of the parser with the request.
             const http::verb method = hec ? http::verb::unknown : parser.get().method();
+            std::size_t route_index = static_cast<std::size_t>(-1);
             const std::string logged_target =
                 access_log && !hec ? loggable_target(parser.get().target()) : std::string("-");
 
@@ -532,6 +539,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
 
             if (!respond_early) {
                 auto match = srv->routes.match(header.method(), header.target());
+                route_index = match.resource;
                 if (header.method() == http::verb::options && match.status == http::status::method_not_allowed) {
                     // A CORS preflight (or a plain OPTIONS): answered here, without authentication.
                     respond_early = true;
@@ -630,6 +638,8 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             serialize(out, res, date.now(), ctx.request_id, keep_alive, head);
             error_code wec;
             co_await write_all(stream, out, limits.body_timeout, wec);
+            srv->counters->record_request(route_index, static_cast<unsigned>(res.status),
+                                          std::chrono::steady_clock::now() - started);
             if (access_log) {
                 auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
                 srv->log->info("access {} {} {} {}B {:.1f}ms id={} peer={}",
@@ -699,14 +709,18 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 }  // namespace
 
 http_server::http_server(asio::any_io_executor executor, config cfg, router routes,
-                         std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_shared<impl>(std::move(executor), std::move(cfg), std::move(routes), std::move(log))) {
+                         std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters)
+    : impl_(std::make_shared<impl>(std::move(executor), std::move(cfg), std::move(routes), std::move(log),
+                                   std::move(counters))) {
     impl* self = impl_.get();
     // The router lives inside impl, so these raw pointers never outlive it.
     impl_->routes.add(route_scope::root, "/healthz", http::verb::get,
                       {nullptr, [self](request_context&, request&) { return respond_now(self->builtin_health()); }});
     impl_->routes.add(route_scope::root, "/readyz", http::verb::get,
                       {nullptr, [self](request_context&, request&) { return respond_now(self->builtin_ready()); }});
+    impl_->routes.add(route_scope::root, "/metrics", http::verb::get,
+                      {nullptr, [self](request_context&, request&) { return respond_now(self->builtin_metrics()); }});
+    impl_->counters->set_routes(impl_->routes.paths());
 }
 
 http_server::~http_server() { stop(); }

@@ -30,6 +30,12 @@ router& router::add(route_scope scope, std::string_view path, http::verb method,
     return *this;
 }
 
+std::vector<std::string> router::paths() const {
+    std::vector<std::string> out;
+    for (const auto& r : resources_) out.push_back(r.path);
+    return out;
+}
+
 router::match_result router::match(http::verb method, std::string_view target) const {
     std::string_view path = target.substr(0, target.find_first_of("?#"));
     std::string decoded;
@@ -42,12 +48,13 @@ router::match_result router::match(http::verb method, std::string_view target) c
     }
     if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
 
-    for (const auto& r : resources_) {
+    for (std::size_t i = 0; i < resources_.size(); ++i) {
+        const auto& r = resources_[i];
         if (!boost::beast::iequals(r.path, path)) continue;
         auto lookup = method == http::verb::head ? http::verb::get : method;
         for (const auto& [verb, handler] : r.methods)
-            if (verb == lookup) return {&handler, http::status::ok, {}};
-        return {nullptr, http::status::method_not_allowed, r.allow};
+            if (verb == lookup) return {&handler, http::status::ok, {}, i};
+        return {nullptr, http::status::method_not_allowed, r.allow, i};
     }
     return {nullptr, http::status::not_found, {}};
 }

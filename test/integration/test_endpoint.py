@@ -371,3 +371,29 @@ class Demo(unittest.TestCase):
         finally:
             proc.terminate()
             self.assertEqual(proc.wait(15), 0)
+
+
+class Metrics(unittest.TestCase):
+    def test_metrics_count_requests_tests_and_connections_without_authentication(self):
+        with Server(f"users.alice={hash_of('pw')}") as s:
+            curl(s.url + "/healthz")
+            curl(s.url + "/nope?secret=hunter2")
+            curl(s.url + ROUTE, "-u", "alice:pw", method="POST", data='{"From":"x"}',
+                 headers=["Content-Type: application/json"])
+            curl(s.url + ROUTE, method="POST")
+            idle = RawClient(s.port)  # one open connection besides the scrape's own
+            r = curl(s.url + "/metrics")
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.header("content-type").startswith("text/plain; version=0.0.4"))
+            text = r.body
+            self.assertIn('smtpcheck_http_requests_total{route="/healthz",status="200"} 1', text)
+            self.assertIn('smtpcheck_http_requests_total{route="(none)",status="404"} 1', text)
+            self.assertIn(f'smtpcheck_http_requests_total{{route="{ROUTE}",status="200"}} 1', text)
+            self.assertIn(f'smtpcheck_http_requests_total{{route="{ROUTE}",status="401"}} 1', text)
+            self.assertIn('smtpcheck_smtp_tests_total{outcome="SR_SMTP_URI_INVALID"} 1', text)
+            self.assertIn(f'smtpcheck_http_request_duration_seconds_count{{route="{ROUTE}"}} 2', text)
+            self.assertIn('le="+Inf"', text)
+            self.assertIn("smtpcheck_smtp_tests_in_flight 0", text)
+            self.assertIn("smtpcheck_http_open_connections 2", text)
+            self.assertNotIn("hunter2", text)
+            idle.close()

@@ -3,6 +3,7 @@
 
 #include "smtpcheck/auth/authenticator.hpp"
 #include "smtpcheck/server/config.hpp"
+#include "smtpcheck/server/metrics.hpp"
 #include "smtpcheck/server/router.hpp"
 
 #include <memory>
@@ -24,6 +25,6 @@ std::string read_auth_secret(const config& cfg);
 /// Adds the API routes (the TestSmtpServer description for now), /login and /logout, all
 /// guarded by `authenticator`.
 void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::authenticator> authenticator,
-                    std::shared_ptr<spdlog::logger> log);
+                    std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters);
 
 }  // namespace smtpcheck::server

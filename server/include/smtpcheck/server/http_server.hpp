@@ -5,6 +5,7 @@
 #pragma once
 
 #include "smtpcheck/server/config.hpp"
+#include "smtpcheck/server/metrics.hpp"
 #include "smtpcheck/server/router.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -22,10 +23,10 @@ namespace smtpcheck::server {
 
 class http_server {
 public:
-    /// `routes` holds the API routes; /healthz and /readyz are added here. When `log` is null
-    /// nothing is logged.
+    /// `routes` holds the API routes; /healthz, /readyz and /metrics are added here. When
+    /// `log` is null nothing is logged; when `counters` is null the server keeps its own.
     http_server(boost::asio::any_io_executor executor, config cfg, router routes,
-                std::shared_ptr<spdlog::logger> log);
+                std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters = nullptr);
     ~http_server();
     http_server(const http_server&) = delete;
     http_server& operator=(const http_server&) = delete;

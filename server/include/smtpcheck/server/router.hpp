@@ -44,10 +44,13 @@ public:
         const route_handler* handler = nullptr;  ///< null: see status
         http::status status = http::status::ok;  ///< not_found, method_not_allowed or bad_request
         std::string_view allow;                  ///< the Allow header for method_not_allowed
+        std::size_t resource = static_cast<std::size_t>(-1);  ///< index in paths(), when the path is known
     };
     match_result match(http::verb method, std::string_view target) const;
 
     const std::string& base_path() const { return base_path_; }
+    /// Every path, in the order of match_result::resource.
+    std::vector<std::string> paths() const;
 
 private:
     struct resource {
