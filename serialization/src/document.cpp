@@ -1,3 +1,4 @@
+#include "text.hpp"
 #include "smtpcheck/serialization/document.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -14,20 +15,14 @@
 namespace smtpcheck::serialization {
 namespace {
 
+using detail::iequals;
+using detail::lower;
+using detail::trim;
+
 namespace json = boost::json;
 namespace pt = boost::property_tree;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 constexpr std::array<std::pair<media_type, std::string_view>, 6> types{{
     {media_type::json, "application/json"},

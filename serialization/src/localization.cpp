@@ -1,3 +1,4 @@
+#include "text.hpp"
 #include "smtpcheck/serialization/localization.hpp"
 
 #include <boost/property_tree/ini_parser.hpp>
@@ -22,19 +23,13 @@ std::string_view catalog_fr();
 namespace smtpcheck::serialization {
 namespace {
 
+using detail::iequals;
+using detail::lower;
+using detail::trim;
+
 constexpr std::array<std::string_view, 7> languages{"en", "nb", "sv", "da", "de", "nl", "fr"};
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // A tag to one of the seven: region subtags fall back, Norwegian is bokmål.
 std::string supported(std::string_view tag) {

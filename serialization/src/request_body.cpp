@@ -1,3 +1,4 @@
+#include "text.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
 
 #include <boost/json/parse.hpp>
@@ -13,22 +14,15 @@
 namespace smtpcheck::serialization {
 namespace {
 
+using detail::iequals;
+using detail::lower;
+using detail::trim;
+
 namespace json = boost::json;
 namespace pt = boost::property_tree;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
 
-bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && lower(a) == lower(b); }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 enum class media { none, json, merge_patch, json_patch, xml, form, unknown };
 

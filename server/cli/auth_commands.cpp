@@ -18,14 +18,9 @@ int run_hash_password(std::span<char*> args) {
                      "  [users]\n  alice = <the printed line>\n";
         return 0;
     }
-    std::string password;
-    std::getline(std::cin, password);
-    if (!password.empty() && password.back() == '\r') password.pop_back();
-    if (password.empty()) {
-        std::cerr << "smtpcheck: no password on stdin\n";
-        return 2;
-    }
-    std::cout << auth::hash_password(password) << "\n";
+    auto password = read_secret_line();
+    if (!password) return 2;
+    std::cout << auth::hash_password(*password) << "\n";
     return 0;
 }
 

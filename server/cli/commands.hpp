@@ -4,6 +4,8 @@
 #include "smtpcheck/server/config.hpp"
 
 #include <functional>
+#include <optional>
+#include <string>
 #include <span>
 #include <string_view>
 
@@ -21,6 +23,9 @@ using extra_option = std::function<bool(std::string_view arg, std::span<char*> a
 /// --config, --set and --help, plus what `extra` takes. False (after saying why) on an
 /// argument nobody knows.
 bool parse_common(std::span<char*> args, common_options& out, const extra_option& extra = {});
+
+/// One line from stdin without its line end (a password); nullopt, after saying so, when empty.
+std::optional<std::string> read_secret_line();
 
 int run_probe(std::span<char*> args);
 int run_credentials(std::span<char*> args);

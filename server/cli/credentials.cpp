@@ -78,14 +78,9 @@ int run_credentials(std::span<char*> args) {
                 std::cerr << "smtpcheck: give the password on stdin, not in the URI (it would stay in shell history)\n";
                 return 2;
             }
-            std::string password;
-            std::getline(std::cin, password);
-            if (!password.empty() && password.back() == '\r') password.pop_back();
-            if (password.empty()) {
-                std::cerr << "smtpcheck: no password on stdin\n";
-                return 2;
-            }
-            store.set(*key, password);
+            auto password = read_secret_line();
+            if (!password) return 2;
+            store.set(*key, *password);
             return 0;
         }
     } catch (const std::exception& e) {

@@ -103,6 +103,17 @@ bool parse_common(std::span<char*> args, common_options& out, const extra_option
     return true;
 }
 
+std::optional<std::string> read_secret_line() {
+    std::string line;
+    std::getline(std::cin, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) {
+        std::cerr << "smtpcheck: no password on stdin\n";
+        return std::nullopt;
+    }
+    return line;
+}
+
 }  // namespace smtpcheck::cli
 
 namespace {

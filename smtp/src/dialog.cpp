@@ -8,26 +8,6 @@ namespace smtpcheck::smtp {
 
 namespace detail {
 
-std::string base64_encode(std::string_view data) {
-    std::string out(4 * ((data.size() + 2) / 3), '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-    if (text.size() % 4 != 0) return std::nullopt;
-    std::string out(3 * text.size() / 4, '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    if (n < 0) return std::nullopt;
-    // EVP_DecodeBlock counts the padding as zero octets.
-    std::size_t pad = text.ends_with("==") ? 2 : text.ends_with("=") ? 1 : 0;
-    out.resize(static_cast<std::size_t>(n) - pad);
-    return out;
-}
-
 std::string cram_md5_response(std::string_view user, std::string_view password, std::string_view challenge) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     std::size_t mac_len = 0;

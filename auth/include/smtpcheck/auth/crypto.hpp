@@ -1,17 +1,18 @@
 // The OpenSSL primitives authentication is built from.
 #pragma once
 
+#include "smtpcheck/serialization/base64.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace smtpcheck::auth {
 
-std::string base64_encode(std::string_view data);
-std::optional<std::string> base64_decode(std::string_view text);
-/// RFC 4648 section 5, without padding (JWT, tickets, cookies).
-std::string base64url_encode(std::string_view data);
-std::optional<std::string> base64url_decode(std::string_view text);
+using serialization::base64_decode;
+using serialization::base64_encode;
+using serialization::base64url_decode;
+using serialization::base64url_encode;
 
 std::string hmac_sha256(std::string_view key, std::string_view data);
 /// Equal length and content, in time that depends on the length only.

@@ -3,6 +3,7 @@
 // I/O over any transport, and tests drive it with scripted replies.
 #pragma once
 
+#include "smtpcheck/serialization/base64.hpp"
 #include "smtpcheck/smtp/outcome.hpp"
 #include "smtpcheck/smtp/reply.hpp"
 #include "smtpcheck/smtp/smtp_uri.hpp"
@@ -95,8 +96,8 @@ private:
 };
 
 namespace detail {
-std::string base64_encode(std::string_view data);
-std::optional<std::string> base64_decode(std::string_view text);
+using serialization::base64_decode;
+using serialization::base64_encode;
 /// CRAM-MD5's answer: user, a space and HMAC-MD5(password, challenge) in lower-case hex.
 std::string cram_md5_response(std::string_view user, std::string_view password, std::string_view challenge);
 }  // namespace detail
