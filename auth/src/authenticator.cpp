@@ -3,6 +3,7 @@
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/tokens.hpp"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -72,6 +73,27 @@ auto async_verify(asio::thread_pool& pool, std::string password, std::string has
 
 }  // namespace
 
+struct authenticator::in_progress {
+    std::vector<asio::any_completion_handler<void(bool)>> waiters;
+};
+
+namespace {
+// Waits for a verification another request started; completes on the caller's executor.
+template <class Token>
+auto async_join(std::shared_ptr<authenticator::in_progress> p, Token&& token) {
+    return asio::async_initiate<Token, void(bool)>(
+        [](auto handler, std::shared_ptr<authenticator::in_progress> p) {
+            // Completes on the waiter's own executor, kept alive meanwhile.
+            auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+            p->waiters.emplace_back([handler = std::move(handler), work = std::move(work)](bool ok) mutable {
+                auto ex = work.get_executor();
+                asio::post(ex, [handler = std::move(handler), ok]() mutable { std::move(handler)(ok); });
+            });
+        },
+        token, std::move(p));
+}
+}  // namespace
+
 authenticator::authenticator(settings s)
     : s_(std::move(s)), cache_key_(random_bytes(32)), decoy_(hash_password(base64_encode(random_bytes(12)))), pool_(2) {}
 
@@ -126,18 +148,34 @@ asio::awaitable<bool> authenticator::password_ok(const std::string& user, const 
         auto it = cache_.find(key);
         if (it != cache_.end() && it->second.expires > steady::now() && hash != s_.users.end()) co_return true;
     }
+    std::shared_ptr<in_progress> running;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = running_.find(key);
+        if (it != running_.end()) running = it->second;
+        else running_.emplace(key, std::make_shared<in_progress>());
+    }
+    if (running) co_return co_await async_join(std::move(running), asio::use_awaitable);
+
     ++hashes_;
     bool ok = co_await async_verify(pool_, password, encoded, asio::use_awaitable);
     ok = ok && hash != s_.users.end();
-    if (ok) {
+    std::vector<asio::any_completion_handler<void(bool)>> waiters;
+    {
         std::lock_guard lock(mutex_);
-        auto now = steady::now();
-        if (cache_.size() >= max_cache_entries) {
-            std::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
-            if (cache_.size() >= max_cache_entries) cache_.clear();
+        auto it = running_.find(key);
+        waiters = std::move(it->second->waiters);
+        running_.erase(it);
+        if (ok) {
+            auto now = steady::now();
+            if (cache_.size() >= max_cache_entries) {
+                std::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
+                if (cache_.size() >= max_cache_entries) cache_.clear();
+            }
+            cache_[key] = {user, now + s_.cache_ttl};
         }
-        cache_[key] = {user, now + s_.cache_ttl};
     }
+    for (auto& w : waiters) std::move(w)(ok);
     co_return ok;
 }
 

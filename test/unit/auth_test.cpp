@@ -229,6 +229,23 @@ BOOST_AUTO_TEST_CASE(basic_is_verified_once_then_cached) {
     BOOST_TEST((run(io, a.check(unknown, "10.0.0.1")).what == verdict::kind::unauthorized));
 }
 
+BOOST_AUTO_TEST_CASE(a_burst_with_one_credential_shares_one_verification) {
+    settings s;
+    s.secret = secret;
+    s.users["alice"] = hash_password("pw", 100000);
+    authenticator a(s);
+    asio::io_context io;
+    auto basic = with({{"Authorization", "Basic " + base64_encode("alice:pw")}});
+    int ok = 0;
+    for (int i = 0; i < 20; ++i)
+        asio::co_spawn(io, a.check(basic, "10.0.0.1"), [&](std::exception_ptr, verdict v) {
+            ok += v.what == verdict::kind::ok;
+        });
+    io.run();
+    BOOST_TEST(ok == 20);
+    BOOST_TEST(a.password_hashes_computed() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(failures_per_address_are_limited) {
     settings s;
     s.secret = secret;

@@ -61,6 +61,8 @@ public:
     /// One WWW-Authenticate value per enabled header scheme.
     std::vector<std::string> challenges() const;
     const settings& config() const { return s_; }
+    struct in_progress;  ///< not API: a verification other requests wait for
+
     /// How many PBKDF2 verifications ran (the cache's effect, for tests and metrics).
     std::uint64_t password_hashes_computed() const { return hashes_; }
 
@@ -82,6 +84,9 @@ private:
         std::chrono::steady_clock::time_point expires;
     };
     std::unordered_map<std::string, cached> cache_;
+    // Verifications running now, by cache key: a burst of requests with the same credential
+    // shares one PBKDF2 instead of running it once each.
+    std::unordered_map<std::string, std::shared_ptr<in_progress>> running_;
     struct window {
         std::chrono::steady_clock::time_point start;
         unsigned failures = 0;
