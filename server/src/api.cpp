@@ -186,6 +186,7 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     smtp::test_settings settings = ep->settings;  // the message in the caller's language
     settings.subject = ep->texts.text(lang.language, "message", "subject");
     settings.body = ep->texts.text(lang.language, "message", "body");
+    settings.before_network = ctx.watch_for_disconnect;
     smtp::test_report report = co_await smtp::run_test(executor, std::move(test), std::move(settings));
     ep->counters->record_test(report.success ? smtp::outcome_code::none : report.code);
 

@@ -603,11 +603,14 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                     if (!respond_early) {
                         lowest.expires_never();
                         request req = parser.release();
-                        std::shared_ptr<bool> watching;  // only for handlers that asked for it
-                        if (match.handler->cancel_on_disconnect && buffer.size() == 0) {
-                            watching = std::make_shared<bool>(true);
-                            asio::co_spawn(lowest.get_executor(), watch_for_disconnect(conn, watching), asio::detached);
-                        }
+                        std::shared_ptr<bool> watching;  // set when the handler starts a long wait
+                        if (match.handler->cancel_on_disconnect && buffer.size() == 0)
+                            ctx.watch_for_disconnect = [&watching, &lowest, conn] {
+                                if (watching) return;
+                                watching = std::make_shared<bool>(true);
+                                asio::co_spawn(lowest.get_executor(), watch_for_disconnect(conn, watching),
+                                               asio::detached);
+                            };
                         try {
                             res = co_await match.handler->on_request(ctx, req);
                             if (watching) {

@@ -253,6 +253,7 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
     }
     if (!settings.tls) settings.tls = make_client_tls_context({});
 
+    if (settings.before_network) settings.before_network();
     auto conn = std::make_shared<connection_state>(executor);
     conn->timer.expires_after(settings.deadline);
     conn->timer.async_wait([conn](error_code ec) {

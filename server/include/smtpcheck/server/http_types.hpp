@@ -5,6 +5,7 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,9 @@ struct request_context {
     std::string_view peer;  ///< the client's address, for logs and limits
     bool tls = false;
     std::string principal;  ///< set by authentication
+    /// For handlers of routes with cancel_on_disconnect: call when the long wait begins; from
+    /// then on a client that goes away cancels the handler. Empty on other routes.
+    std::function<void()> watch_for_disconnect;
 };
 
 }  // namespace smtpcheck::server

@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,9 @@ struct test_settings {
     std::shared_ptr<boost::asio::ssl::context> tls;
     /// Where UseStoredPassword looks; null: nothing is stored.
     std::shared_ptr<const credential_store> credentials;
+    /// Called once when the test leaves validation for the network (not for a request refused
+    /// before any I/O): the HTTP layer starts watching for a client that goes away here.
+    std::function<void()> before_network;
 };
 
 /// A client context trusting the system store and, when not empty, `ca_file` (PEM). TLS 1.2
