@@ -613,12 +613,14 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                             };
                         try {
                             res = co_await match.handler->on_request(ctx, req);
+                            ctx.watch_for_disconnect = nullptr;  // it refers to this block's locals
                             if (watching) {
                                 *watching = false;
                                 error_code ignored;
                                 lowest.socket().cancel(ignored);
                             }
                         } catch (const std::exception& e) {
+                            ctx.watch_for_disconnect = nullptr;
                             if (watching) *watching = false;
                             srv->log_at(srv->is_draining ? spdlog::level::info : spdlog::level::err,
                                         "request {} failed: {}", ctx.request_id, e.what());
