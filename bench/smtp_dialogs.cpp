@@ -3,6 +3,8 @@
 //   --client raw:    the bare dialog (greeting, EHLO, MAIL/RCPT/DATA pipelined, message, QUIT)
 //                    with nothing else: the ceiling
 // usage: smtp_dialogs --client engine|raw --port P [--concurrency N] [--seconds S]
+//                     [--uri URI] [--insecure]   (engine only: another URI, e.g. STARTTLS + AUTH)
+// Prints dialogs per second and the median time of one dialog.
 #include "smtpcheck/smtp/smtp_test.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,7 +17,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -27,7 +31,14 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 struct tally {
     std::uint64_t ok = 0, failed = 0;
     std::chrono::steady_clock::time_point until;
+    std::vector<double> micros;  ///< each dialog's duration
 };
+
+void timed(tally& t, std::chrono::steady_clock::time_point start, bool ok) {
+    (ok ? t.ok : t.failed)++;
+    if (t.micros.size() < 1'000'000)
+        t.micros.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+}
 
 // Reads one reply (the line whose fourth octet is a space) and returns its code.
 asio::awaitable<int> read_reply(tcp::socket& s, std::string& buf) {
@@ -70,7 +81,11 @@ asio::awaitable<bool> raw_dialog(tcp::endpoint at) {
 }
 
 asio::awaitable<void> raw_worker(tcp::endpoint at, tally& t) {
-    while (std::chrono::steady_clock::now() < t.until) (co_await raw_dialog(at) ? t.ok : t.failed)++;
+    while (std::chrono::steady_clock::now() < t.until) {
+        auto start = std::chrono::steady_clock::now();
+        bool ok = co_await raw_dialog(at);
+        timed(t, start, ok);
+    }
 }
 
 asio::awaitable<void> engine_worker(std::string uri, smtpcheck::smtp::test_settings settings, tally& t) {
@@ -78,18 +93,27 @@ asio::awaitable<void> engine_worker(std::string uri, smtpcheck::smtp::test_setti
     while (std::chrono::steady_clock::now() < t.until) {
         // A named request: GCC 12 destroys a braced temporary inside co_await twice.
         smtpcheck::smtp::test_request request{uri, "bench@example.com", false};
+        auto start = std::chrono::steady_clock::now();
         auto report = co_await smtpcheck::smtp::run_test(ex, std::move(request), settings);
-        (report.success ? t.ok : t.failed)++;
+        timed(t, start, report.success);
     }
 }
 
 int main(int argc, char** argv) {
-    std::string client = "engine";
+    std::string client = "engine", uri;
+    bool insecure = false;
     unsigned short port = 0;
     int concurrency = 1;
     double seconds = 5;
+    for (int i = 1; i < argc; ++i)
+        if (!std::strcmp(argv[i], "--insecure")) insecure = true;
     for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--insecure")) {
+            --i;
+            continue;
+        }
         if (!std::strcmp(argv[i], "--client")) client = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--uri")) uri = argv[i + 1];
         else if (!std::strcmp(argv[i], "--port")) port = static_cast<unsigned short>(std::atoi(argv[i + 1]));
         else if (!std::strcmp(argv[i], "--concurrency")) concurrency = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
@@ -107,15 +131,19 @@ int main(int argc, char** argv) {
     settings.destinations.any_port = true;
     settings.test_recipient = "sink@example.com";
     settings.tls = smtpcheck::smtp::make_client_tls_context({});
+    settings.tls_verify = !insecure;
+    if (uri.empty()) uri = "smtp://127.0.0.1:" + std::to_string(port);
     for (int i = 0; i < concurrency; ++i) {
         if (client == "raw")
             asio::co_spawn(io, raw_worker({asio::ip::make_address("127.0.0.1"), port}, t), asio::detached);
         else
-            asio::co_spawn(io, engine_worker("smtp://127.0.0.1:" + std::to_string(port), settings, t), asio::detached);
+            asio::co_spawn(io, engine_worker(uri, settings, t), asio::detached);
     }
     io.run();
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::printf("%.0f dialogs/s (%llu ok, %llu failed)\n", static_cast<double>(t.ok) / elapsed,
-                static_cast<unsigned long long>(t.ok), static_cast<unsigned long long>(t.failed));
+    std::sort(t.micros.begin(), t.micros.end());
+    double median = t.micros.empty() ? 0 : t.micros[t.micros.size() / 2];
+    std::printf("%.0f dialogs/s (%llu ok, %llu failed), median %.0f us\n", static_cast<double>(t.ok) / elapsed,
+                static_cast<unsigned long long>(t.ok), static_cast<unsigned long long>(t.failed), median);
     return t.failed ? 1 : 0;
 }
