@@ -4,6 +4,7 @@
 //                    with nothing else: the ceiling
 // usage: smtp_dialogs --client engine|raw --port P [--concurrency N] [--seconds S]
 //                     [--uri URI] [--insecure]   (engine only: another URI, e.g. STARTTLS + AUTH)
+//                     [--one-at-a-time]          (raw only: no pipelining, one command per round trip)
 // Prints dialogs per second and the median time of one dialog.
 #include "smtpcheck/smtp/smtp_test.hpp"
 
@@ -59,7 +60,7 @@ asio::awaitable<int> read_reply(tcp::socket& s, std::string& buf) {
     }
 }
 
-asio::awaitable<bool> raw_dialog(tcp::endpoint at) {
+asio::awaitable<bool> raw_dialog(tcp::endpoint at, bool one_at_a_time) {
     tcp::socket s(co_await asio::this_coro::executor);
     auto [cec] = co_await s.async_connect(at, use_tuple);
     if (cec) co_return false;
@@ -71,19 +72,25 @@ asio::awaitable<bool> raw_dialog(tcp::endpoint at) {
     };
     if (co_await read_reply(s, buf) != 220) co_return false;
     if (!co_await say("EHLO [127.0.0.1]\r\n") || co_await read_reply(s, buf) != 250) co_return false;
-    if (!co_await say("MAIL FROM:<bench@example.com>\r\nRCPT TO:<sink@example.com>\r\nDATA\r\n")) co_return false;
-    if (co_await read_reply(s, buf) != 250 || co_await read_reply(s, buf) != 250 || co_await read_reply(s, buf) != 354)
-        co_return false;
+    if (one_at_a_time) {
+        if (!co_await say("MAIL FROM:<bench@example.com>\r\n") || co_await read_reply(s, buf) != 250) co_return false;
+        if (!co_await say("RCPT TO:<sink@example.com>\r\n") || co_await read_reply(s, buf) != 250) co_return false;
+        if (!co_await say("DATA\r\n") || co_await read_reply(s, buf) != 354) co_return false;
+    } else {
+        if (!co_await say("MAIL FROM:<bench@example.com>\r\nRCPT TO:<sink@example.com>\r\nDATA\r\n")) co_return false;
+        if (co_await read_reply(s, buf) != 250 || co_await read_reply(s, buf) != 250 || co_await read_reply(s, buf) != 354)
+            co_return false;
+    }
     if (!co_await say("Subject: bench\r\n\r\nhello\r\n.\r\n") || co_await read_reply(s, buf) != 250) co_return false;
     if (!co_await say("QUIT\r\n")) co_return false;
     co_await read_reply(s, buf);
     co_return true;
 }
 
-asio::awaitable<void> raw_worker(tcp::endpoint at, tally& t) {
+asio::awaitable<void> raw_worker(tcp::endpoint at, bool one_at_a_time, tally& t) {
     while (std::chrono::steady_clock::now() < t.until) {
         auto start = std::chrono::steady_clock::now();
-        bool ok = co_await raw_dialog(at);
+        bool ok = co_await raw_dialog(at, one_at_a_time);
         timed(t, start, ok);
     }
 }
@@ -101,14 +108,16 @@ asio::awaitable<void> engine_worker(std::string uri, smtpcheck::smtp::test_setti
 
 int main(int argc, char** argv) {
     std::string client = "engine", uri;
-    bool insecure = false;
+    bool insecure = false, one_at_a_time = false;
     unsigned short port = 0;
     int concurrency = 1;
     double seconds = 5;
-    for (int i = 1; i < argc; ++i)
+    for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--insecure")) insecure = true;
+        if (!std::strcmp(argv[i], "--one-at-a-time")) one_at_a_time = true;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--insecure")) {
+        if (!std::strcmp(argv[i], "--insecure") || !std::strcmp(argv[i], "--one-at-a-time")) {
             --i;
             continue;
         }
@@ -135,7 +144,7 @@ int main(int argc, char** argv) {
     if (uri.empty()) uri = "smtp://127.0.0.1:" + std::to_string(port);
     for (int i = 0; i < concurrency; ++i) {
         if (client == "raw")
-            asio::co_spawn(io, raw_worker({asio::ip::make_address("127.0.0.1"), port}, t), asio::detached);
+            asio::co_spawn(io, raw_worker({asio::ip::make_address("127.0.0.1"), port}, one_at_a_time, t), asio::detached);
         else
             asio::co_spawn(io, engine_worker(uri, settings, t), asio::detached);
     }

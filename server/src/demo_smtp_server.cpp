@@ -215,6 +215,8 @@ asio::awaitable<void> accept_demo_clients(std::shared_ptr<demo_smtp_server::impl
         auto [ec, socket] = co_await server->acceptor.async_accept(use_tuple);
         if (!server->acceptor.is_open()) break;
         if (ec) continue;
+        error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);  // replies are small: no Nagle delay
         asio::co_spawn(server->executor, serve_demo_client(server, std::move(socket)), asio::detached);
     }
 }
