@@ -142,7 +142,7 @@ asio::awaitable<bool> authenticator::password_ok(const std::string& user, const 
     auto hash = s_.users.find(user);
     // An unknown user costs the same PBKDF2 as a known one, so timing does not tell them apart.
     const std::string& encoded = hash == s_.users.end() ? decoy_ : hash->second;
-    const std::string key = hmac_sha256(cache_key_, user + '\0' + password + '\0' + encoded);
+    const std::string key = cache_key_(user + '\0' + password + '\0' + encoded);
     {
         std::lock_guard lock(mutex_);
         auto it = cache_.find(key);

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <charconv>
@@ -17,6 +19,28 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
     HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
          data.size(), mac, &len);
     return std::string(reinterpret_cast<char*>(mac), len);
+}
+
+keyed_hmac::keyed_hmac(std::string_view key) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    ctx_ = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+    if (!ctx_ || EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1)
+        throw std::runtime_error("HMAC-SHA256 is not available from OpenSSL");
+}
+
+keyed_hmac::~keyed_hmac() { EVP_MAC_CTX_free(ctx_); }
+
+std::string keyed_hmac::operator()(std::string_view data) const {
+    EVP_MAC_CTX* c = EVP_MAC_CTX_dup(ctx_);
+    unsigned char out[32];
+    std::size_t len = 0;
+    EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    EVP_MAC_final(c, out, &len, sizeof out);
+    EVP_MAC_CTX_free(c);
+    return std::string(reinterpret_cast<char*>(out), len);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -2,6 +2,7 @@
 // X-XSRF-TOKEN; SO-AppToken; failed attempts limited per client address.
 #pragma once
 
+#include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/jwt.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -73,7 +74,7 @@ private:
     void failed(std::string_view peer);
 
     settings s_;
-    std::string cache_key_;  ///< random per process: the cache never holds a password, only its keyed hash
+    keyed_hmac cache_key_;   ///< random key per process: the cache never holds a password, only its keyed hash
     std::string decoy_;      ///< a hash checked for unknown users, made once at start
     std::atomic<std::uint64_t> hashes_{0};
     boost::asio::thread_pool pool_;

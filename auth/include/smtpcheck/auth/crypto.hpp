@@ -3,6 +3,8 @@
 
 #include "smtpcheck/serialization/base64.hpp"
 
+#include <openssl/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +17,20 @@ using serialization::base64url_decode;
 using serialization::base64url_encode;
 
 std::string hmac_sha256(std::string_view key, std::string_view data);
+
+/// HMAC-SHA256 under one key, keyed once: each call duplicates a prepared context instead of
+/// fetching the algorithms and keying the MAC again (OpenSSL 3's one-shot HMAC() does both).
+class keyed_hmac {
+public:
+    explicit keyed_hmac(std::string_view key);
+    ~keyed_hmac();
+    keyed_hmac(const keyed_hmac&) = delete;
+    keyed_hmac& operator=(const keyed_hmac&) = delete;
+    std::string operator()(std::string_view data) const;
+
+private:
+    EVP_MAC_CTX* ctx_ = nullptr;
+};
 /// Equal length and content, in time that depends on the length only.
 bool constant_time_equal(std::string_view a, std::string_view b);
 std::string random_bytes(std::size_t n);
