@@ -455,8 +455,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
     co_await asio::this_coro::throw_if_cancelled(false);
 
     beast::flat_buffer buffer(limits.header_limit + limits.body_limit + 16384);
-    std::string out;
-    out.reserve(1024);
+    std::string out;  // grows with the first response, then is reused
     std::string id_buffer;
     date_header date;
     bool linger = false;
@@ -604,13 +603,16 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                         lowest.expires_never();
                         request req = parser.release();
                         std::shared_ptr<bool> watching;  // set when the handler starts a long wait
-                        if (match.handler->cancel_on_disconnect && buffer.size() == 0)
+                        if (match.handler->cancel_on_disconnect && buffer.size() == 0) {
+                            // A long handler: give the idle read buffer back while it runs.
+                            buffer.shrink_to_fit();
                             ctx.watch_for_disconnect = [&watching, &lowest, conn] {
                                 if (watching) return;
                                 watching = std::make_shared<bool>(true);
                                 asio::co_spawn(lowest.get_executor(), watch_for_disconnect(conn, watching),
                                                asio::detached);
                             };
+                        }
                         try {
                             res = co_await match.handler->on_request(ctx, req);
                             ctx.watch_for_disconnect = nullptr;  // it refers to this block's locals

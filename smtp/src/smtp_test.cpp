@@ -346,15 +346,17 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
         ehlo = ec ? "[127.0.0.1]" : literal_of(local.address());
     }
     const std::string& from_mailbox = std::get<std::string>(from);
-    message_fields message;
-    message.from = from_mailbox;
-    message.to = settings.test_recipient;
-    message.subject = settings.subject;
-    message.body = fill(fill(settings.body, "{from}", from_mailbox), "{test_id}", report.test_id);
-    message.message_id = random_message_id();
-    message.date = std::chrono::system_clock::now();
-
     dialog_settings ds;
+    {  // the parts live only until the message is composed
+        message_fields message;
+        message.from = from_mailbox;
+        message.to = settings.test_recipient;
+        message.subject = std::move(settings.subject);
+        message.body = fill(fill(std::move(settings.body), "{from}", from_mailbox), "{test_id}", report.test_id);
+        message.message_id = random_message_id();
+        message.date = std::chrono::system_clock::now();
+        ds.message = compose_message(message);
+    }
     ds.mode = uri.mode;
     ds.ehlo_domain = ehlo;
     ds.from = from_mailbox;
@@ -364,7 +366,6 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
     ds.mechanism = uri.mechanism;
     ds.allow_plaintext_auth = settings.allow_plaintext_auth;
     ds.send_message = settings.send_message;
-    ds.message = compose_message(message);
     dialog d(std::move(ds));
     co_await detail::drive_dialog(transport, d, ctx);
     conn->timer.cancel();

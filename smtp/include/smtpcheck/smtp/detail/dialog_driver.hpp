@@ -110,7 +110,9 @@ boost::asio::awaitable<std::optional<reply>> read_reply(Transport& t, driver_con
                 co_return std::nullopt;
             }
         }
-        char buffer[4096];
+        // Small: this array lives in the coroutine frame of every test in flight, and SMTP
+        // replies are short (a longer one just takes more reads).
+        char buffer[512];
         auto [ec, n] = co_await t.read_some(boost::asio::buffer(buffer));
         if (ec || n == 0) co_return std::nullopt;
         ctx.inbuf.append(buffer, n);
