@@ -95,7 +95,7 @@ auto async_join(std::shared_ptr<authenticator::in_progress> p, Token&& token) {
 }  // namespace
 
 authenticator::authenticator(settings s)
-    : s_(std::move(s)), cache_key_(random_bytes(32)), decoy_(hash_password(base64_encode(random_bytes(12)))), pool_(2) {}
+    : s_(std::move(s)), cache_key_(random_bytes(32)), secret_mac_(s_.secret), decoy_(hash_password(base64_encode(random_bytes(12)))), pool_(2) {}
 
 authenticator::~authenticator() {
     pool_.stop();
@@ -207,7 +207,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
         std::string_view credentials = space == std::string_view::npos ? "" : trim(authorization.substr(space + 1));
         if (s_.basic && boost::beast::iequals(scheme, "Basic")) co_return co_await check_basic(credentials, peer);
         if (s_.soticket && boost::beast::iequals(scheme, "SOTicket")) {
-            auto user = verify_ticket(s_.secret, credentials, std::chrono::system_clock::now());
+            auto user = verify_ticket(secret_mac_, credentials, std::chrono::system_clock::now());
             if (user && s_.users.contains(*user)) co_return allow(*user, "soticket");
             failed(peer);
             co_return deny(verdict::kind::unauthorized,
@@ -232,7 +232,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
     std::string_view cookies = h[http::field::cookie];
     auto session_cookie = cookie(cookies, "smtpcheck_session");
     if (!session_cookie) co_return deny(verdict::kind::unauthorized, "no Authorization header and no session");
-    auto sess = verify_session(s_.secret, *session_cookie, std::chrono::system_clock::now());
+    auto sess = verify_session(secret_mac_, *session_cookie, std::chrono::system_clock::now());
     if (!sess || !s_.users.contains(sess->user)) {
         failed(peer);
         co_return deny(verdict::kind::unauthorized, "session cookie with a bad signature, expired, or unknown user",
@@ -242,7 +242,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
     if (header_token.empty()) co_return deny(verdict::kind::unauthorized, "session without X-XSRF-TOKEN", "session");
     auto cookie_token = cookie(cookies, "XSRF-TOKEN");
     bool matches_cookie = cookie_token && constant_time_equal(*cookie_token, header_token);
-    bool bound = constant_time_equal(xsrf_token(s_.secret, sess->id), header_token);
+    bool bound = constant_time_equal(xsrf_token(secret_mac_, sess->id), header_token);
     if (!matches_cookie || !bound) {
         failed(peer);
         co_return deny(verdict::kind::forbidden, "X-XSRF-TOKEN does not match the session", "session");
@@ -263,8 +263,8 @@ asio::awaitable<authenticator::login_result> authenticator::login(std::string us
         co_return out;
     }
     std::string id;
-    out.session_cookie = mint_session(s_.secret, user, std::chrono::system_clock::now() + s_.session_ttl, &id);
-    out.xsrf = xsrf_token(s_.secret, id);
+    out.session_cookie = mint_session(secret_mac_, user, std::chrono::system_clock::now() + s_.session_ttl, &id);
+    out.xsrf = xsrf_token(secret_mac_, id);
     out.outcome = allow(user, "session");
     co_return out;
 }

@@ -27,6 +27,9 @@ keyed_hmac::keyed_hmac(std::string_view key) {
     EVP_MAC_free(mac);
     char digest[] = "SHA256";
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+    // HMAC pads its key with zeros, so an empty key is the same as one zero octet (which
+    // OpenSSL accepts where it may refuse a zero length).
+    if (key.empty()) key = std::string_view("\0", 1);
     if (!ctx_ || EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1)
         throw std::runtime_error("HMAC-SHA256 is not available from OpenSSL");
 }

@@ -9,11 +9,11 @@ namespace smtpcheck::auth {
 namespace {
 
 // Domain separation: a ticket can never pass as a session, nor the other way round.
-std::string sign(std::string_view secret, std::string_view kind, std::string_view payload) {
-    return base64url_encode(hmac_sha256(secret, std::string(kind) + ":" + std::string(payload)));
+std::string sign(const keyed_hmac& secret, std::string_view kind, std::string_view payload) {
+    return base64url_encode(secret(std::string(kind) + ":" + std::string(payload)));
 }
 
-std::optional<std::vector<std::string>> open_signed(std::string_view secret, std::string_view kind,
+std::optional<std::vector<std::string>> open_signed(const keyed_hmac& secret, std::string_view kind,
                                                      std::string_view token, std::size_t fields) {
     if (token.size() > 4096) return std::nullopt;
     auto dot = token.find('.');
@@ -48,17 +48,34 @@ std::string seconds_of(clock::time_point t) {
 
 std::string mint_ticket(std::string_view secret, std::string_view user, clock::time_point expires) {
     auto payload = base64url_encode(std::string(user) + '\0' + seconds_of(expires));
-    return "7T:" + payload + "." + sign(secret, "ticket", payload);
+    return "7T:" + payload + "." + sign(keyed_hmac(secret), "ticket", payload);
 }
 
 std::optional<std::string> verify_ticket(std::string_view secret, std::string_view ticket, clock::time_point now) {
+    return verify_ticket(keyed_hmac(secret), ticket, now);
+}
+
+std::string mint_session(std::string_view secret, std::string_view user, clock::time_point expires,
+                         std::string* id_out) {
+    return mint_session(keyed_hmac(secret), user, expires, id_out);
+}
+
+std::optional<session> verify_session(std::string_view secret, std::string_view cookie, clock::time_point now) {
+    return verify_session(keyed_hmac(secret), cookie, now);
+}
+
+std::string xsrf_token(std::string_view secret, std::string_view session_id) {
+    return xsrf_token(keyed_hmac(secret), session_id);
+}
+
+std::optional<std::string> verify_ticket(const keyed_hmac& secret, std::string_view ticket, clock::time_point now) {
     if (ticket.starts_with("7T:")) ticket.remove_prefix(3);
     auto parts = open_signed(secret, "ticket", ticket, 2);
     if (!parts || (*parts)[0].empty() || !unexpired((*parts)[1], now)) return std::nullopt;
     return (*parts)[0];
 }
 
-std::string mint_session(std::string_view secret, std::string_view user, clock::time_point expires,
+std::string mint_session(const keyed_hmac& secret, std::string_view user, clock::time_point expires,
                          std::string* id_out) {
     auto id = base64url_encode(random_bytes(18));
     if (id_out) *id_out = id;
@@ -66,13 +83,13 @@ std::string mint_session(std::string_view secret, std::string_view user, clock::
     return payload + "." + sign(secret, "session", payload);
 }
 
-std::optional<session> verify_session(std::string_view secret, std::string_view cookie, clock::time_point now) {
+std::optional<session> verify_session(const keyed_hmac& secret, std::string_view cookie, clock::time_point now) {
     auto parts = open_signed(secret, "session", cookie, 3);
     if (!parts || (*parts)[0].empty() || !unexpired((*parts)[1], now)) return std::nullopt;
     return session{(*parts)[0], (*parts)[2]};
 }
 
-std::string xsrf_token(std::string_view secret, std::string_view session_id) {
+std::string xsrf_token(const keyed_hmac& secret, std::string_view session_id) {
     return sign(secret, "xsrf", session_id);
 }
 

@@ -75,6 +75,7 @@ private:
 
     settings s_;
     keyed_hmac cache_key_;   ///< random key per process: the cache never holds a password, only its keyed hash
+    keyed_hmac secret_mac_;  ///< settings::secret, keyed once: tickets, sessions, XSRF tokens
     std::string decoy_;      ///< a hash checked for unknown users, made once at start
     std::atomic<std::uint64_t> hashes_{0};
     boost::asio::thread_pool pool_;

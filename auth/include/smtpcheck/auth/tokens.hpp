@@ -2,6 +2,8 @@
 // it, with no server-side state: SOTicket tickets and browser sessions.
 #pragma once
 
+#include "smtpcheck/auth/crypto.hpp"
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -28,5 +30,12 @@ std::string mint_session(std::string_view secret, std::string_view user, clock::
 std::optional<session> verify_session(std::string_view secret, std::string_view cookie, clock::time_point now);
 /// The XSRF-TOKEN bound to a session: base64url(HMAC(secret, "xsrf:" + id)).
 std::string xsrf_token(std::string_view secret, std::string_view session_id);
+
+/// The same, with the secret keyed once (the request path).
+std::optional<std::string> verify_ticket(const keyed_hmac& secret, std::string_view ticket, clock::time_point now);
+std::string mint_session(const keyed_hmac& secret, std::string_view user, clock::time_point expires,
+                         std::string* id_out = nullptr);
+std::optional<session> verify_session(const keyed_hmac& secret, std::string_view cookie, clock::time_point now);
+std::string xsrf_token(const keyed_hmac& secret, std::string_view session_id);
 
 }  // namespace smtpcheck::auth
