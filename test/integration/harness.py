@@ -37,6 +37,14 @@ class Server:
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
+        try:
+            self._await_ready(port)
+        except BaseException:
+            self.proc.kill()  # a server that failed to come up must not outlive the test
+            self.proc.wait()
+            raise
+
+    def _await_ready(self, port):
         self.addresses = []
         deadline = time.monotonic() + 10
         if port is not None:
