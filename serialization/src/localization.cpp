@@ -122,6 +122,12 @@ std::string catalogs::text(std::string_view language, std::string_view section, 
     return std::string(key);
 }
 
+std::string error_message(const catalogs& texts, const language_choice& lang, std::string_view key,
+                          std::string_view detail) {
+    if (lang.raw) return "[SR_ERROR_" + std::string(key) + "]";
+    return fill(texts.text(lang.language, "errors", key), {{"detail", std::string(detail)}});
+}
+
 std::string fill(std::string text, const std::map<std::string, std::string>& values) {
     for (const auto& [name, value] : values) {
         const std::string token = "{" + name + "}";

@@ -45,11 +45,10 @@ struct guard {
     std::string default_language;
 
     // An error document's message in the caller's language, or its reference in raw mode.
-    std::string words(const request_header& h, std::string_view key, const std::string& detail = {}) const {
+    std::string words(const request_header& h, std::string_view key, std::string_view detail = {}) const {
         auto lang = serialization::choose_language(h["SO-Language"], h[http::field::accept_language], "",
                                                    default_language);
-        if (lang.raw) return "[SR_ERROR_" + std::string(key) + "]";
-        return serialization::fill(texts->text(lang.language, "errors", key), {{"detail", detail}});
+        return serialization::error_message(*texts, lang, key, detail);
     }
 
     // A refusal in the caller's language and format.
@@ -141,13 +140,6 @@ serialization::language_choice language_of(const request& req, const test_endpoi
                                           ep.default_language);
 }
 
-// An error document's message in the caller's language, or its reference in raw mode.
-std::string error_text(const test_endpoint& ep, const serialization::language_choice& lang, std::string_view key,
-                       const std::string& detail = {}) {
-    if (lang.raw) return "[SR_ERROR_" + std::string(key) + "]";
-    return serialization::fill(ep.texts.text(lang.language, "errors", key), {{"detail", detail}});
-}
-
 asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, request_context& ctx, request& req,
                                         bool diagnose) {
     const auto media = serialization::negotiate(req[http::field::accept]);
@@ -158,19 +150,20 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     if (auto* e = std::get_if<serialization::decode_error>(&decoded)) {
         bool media_error = e->status == 415;
         co_return error_response(media_error ? http::status::unsupported_media_type : http::status::bad_request,
-                                 error_text(*ep, lang, media_error ? "UnsupportedMediaType" : "BadRequest", e->message),
+                                 serialization::error_message(ep->texts, lang, media_error ? "UnsupportedMediaType" : "BadRequest",
+                                                              e->message),
                                  "request", media);
     }
     const auto& body = std::get<serialization::test_request_body>(decoded);
 
     if (auto wait = ep->over_user_limit(ctx.principal)) {
-        auto r = error_response(http::status::too_many_requests, error_text(*ep, lang, "TooManyTests"), "api", media);
+        auto r = error_response(http::status::too_many_requests, serialization::error_message(ep->texts, lang, "TooManyTests"), "api", media);
         r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
         co_return r;
     }
     if (ep->counters->tests_in_flight.fetch_add(1) >= ep->max_concurrent) {
         --ep->counters->tests_in_flight;
-        auto r = error_response(http::status::service_unavailable, error_text(*ep, lang, "ServiceUnavailable"), "api",
+        auto r = error_response(http::status::service_unavailable, serialization::error_message(ep->texts, lang, "ServiceUnavailable"), "api",
                                 media);
         r.headers.emplace_back("Retry-After", "1");
         co_return r;

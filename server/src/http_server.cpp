@@ -328,10 +328,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         auto lang = serialization::choose_language(h ? (*h)["SO-Language"] : "", h ? (*h)[http::field::accept_language] : "",
                                                    "", cfg.api.default_language);
         auto media = h ? serialization::negotiate((*h)[http::field::accept]) : serialization::media_type::json;
-        return error_response(status,
-                              lang.raw ? "[SR_ERROR_" + std::string(key) + "]"
-                                       : texts.text(lang.language, "errors", key),
-                              source, media);
+        return error_response(status, serialization::error_message(texts, lang, key), source, media);
     }
 
     response builtin_health() const {

@@ -217,4 +217,5 @@ class RawClient:
         self.sock.close()
 
     def __del__(self):
-        self.sock.close()
+        if hasattr(self, "sock"):  # not when the connection itself failed
+            self.sock.close()

@@ -311,7 +311,10 @@ class Statuses(unittest.TestCase):
             slow = threading.Thread(target=lambda: curl(s.url + ROUTE, "-u", "alice:pw", method="POST", data=body,
                                                         headers=["Content-Type: application/json"]))
             slow.start()
-            time.sleep(0.5)
+            deadline = time.monotonic() + 5  # until the slow test is really in flight
+            while "smtpcheck_smtp_tests_in_flight 1" not in curl(s.url + "/metrics").body:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
             r = curl(s.url + ROUTE, "-u", "alice:pw", method="POST", data=body,
                      headers=["Content-Type: application/json", "Accept: application/xml"])
             slow.join()

@@ -87,6 +87,14 @@ T run(asio::io_context& io, asio::awaitable<T> a) {
     return *out;
 }
 
+// Settings with user alice (password "pw") and the test secret.
+settings alice_settings() {
+    settings s;
+    s.secret = secret;
+    s.users["alice"] = hash_password("pw", 100000);
+    return s;
+}
+
 http::request_header<> with(std::initializer_list<std::pair<std::string, std::string>> fields) {
     http::request_header<> h;
     for (auto& [k, v] : fields) h.set(k, v);
@@ -214,10 +222,7 @@ BOOST_AUTO_TEST_CASE(jwks_keys_are_chosen_by_kid_and_hs256_needs_an_oct_key) {
 }
 
 BOOST_AUTO_TEST_CASE(basic_is_verified_once_then_cached) {
-    settings s;
-    s.secret = secret;
-    s.users["alice"] = hash_password("pw", 100000);
-    authenticator a(s);
+    authenticator a(alice_settings());
     asio::io_context io;
     auto basic = with({{"Authorization", "bAsIc " + base64_encode("alice:pw")}});
     for (int i = 0; i < 5; ++i) BOOST_TEST((run(io, a.check(basic, "10.0.0.1")).what == verdict::kind::ok));
@@ -230,10 +235,7 @@ BOOST_AUTO_TEST_CASE(basic_is_verified_once_then_cached) {
 }
 
 BOOST_AUTO_TEST_CASE(a_burst_with_one_credential_shares_one_verification) {
-    settings s;
-    s.secret = secret;
-    s.users["alice"] = hash_password("pw", 100000);
-    authenticator a(s);
+    authenticator a(alice_settings());
     asio::io_context io;
     auto basic = with({{"Authorization", "Basic " + base64_encode("alice:pw")}});
     int ok = 0;
@@ -247,10 +249,8 @@ BOOST_AUTO_TEST_CASE(a_burst_with_one_credential_shares_one_verification) {
 }
 
 BOOST_AUTO_TEST_CASE(failures_per_address_are_limited) {
-    settings s;
-    s.secret = secret;
+    auto s = alice_settings();
     s.failed_logins_per_minute = 3;
-    s.users["alice"] = hash_password("pw", 100000);
     authenticator a(s);
     asio::io_context io;
     auto bad = with({{"Authorization", "SOTicket 7T:forged.sig"}});
@@ -266,10 +266,7 @@ BOOST_AUTO_TEST_CASE(failures_per_address_are_limited) {
 }
 
 BOOST_AUTO_TEST_CASE(a_session_needs_the_xsrf_header_bound_to_it) {
-    settings s;
-    s.secret = secret;
-    s.users["alice"] = hash_password("pw", 100000);
-    authenticator a(s);
+    authenticator a(alice_settings());
     asio::io_context io;
     auto login = run(io, a.login("alice", "pw", "10.0.0.9"));
     BOOST_REQUIRE((login.outcome.what == verdict::kind::ok));
@@ -287,9 +284,7 @@ BOOST_AUTO_TEST_CASE(a_session_needs_the_xsrf_header_bound_to_it) {
 }
 
 BOOST_AUTO_TEST_CASE(app_tokens_and_disabled_schemes) {
-    settings s;
-    s.secret = secret;
-    s.users["alice"] = hash_password("pw", 100000);
+    auto s = alice_settings();
     s.require_app_token = true;
     s.app_tokens = {"tokenA", "tokenB"};
     s.soticket = false;

@@ -32,6 +32,11 @@ private:
     std::map<std::string, std::map<std::string, std::string>> entries_;  ///< "lang/section/key" -> text
 };
 
+/// An error document's message: the [errors] entry `key` in the chosen language with
+/// {detail} filled in, or the reference `[SR_ERROR_<key>]` in raw mode.
+std::string error_message(const catalogs& texts, const language_choice& lang, std::string_view key,
+                          std::string_view detail = {});
+
 /// Replaces {name} with values[name].
 std::string fill(std::string text, const std::map<std::string, std::string>& values);
 
