@@ -1,10 +1,11 @@
 # Shared by the bench scripts: argument parsing, cores, ports, medians, ratios, cleanup.
 # Sourced after `cd` to the project root; sets rounds, duration, client_cpu, bin.
-rounds=${rounds:-3} duration=${duration:-5}
+rounds=${rounds:-3} duration=${duration:-5} connections=${connections:-64}
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
