@@ -355,6 +355,23 @@ class Cors(unittest.TestCase):
             self.assertIsNone(r.header("vary"))
 
 
+class BasePath(unittest.TestCase):
+    def test_api_routes_move_under_base_path_and_the_root_routes_stay(self):
+        with Server(f"users.alice={hash_of('pw')}", "server.base_path=/Cust12345") as s:
+            body = json.dumps({"SmtpUri": "smtp://127.0.0.1:25", "From": "bad"})
+            r = curl(s.url + "/cust12345" + ROUTE, "-u", "alice:pw", method="POST", data=body,
+                     headers=["Content-Type: application/json"])
+            self.assertEqual(r.status, 200)
+            self.assertIs(r.json()["Success"], False)
+            self.assertEqual(curl(s.url + "/Cust12345" + DIAGNOSE, "-u", "alice:pw", method="POST", data=body,
+                                  headers=["Content-Type: application/json"]).status, 200)
+            self.assertEqual(curl(s.url + ROUTE, "-u", "alice:pw", method="POST", data=body,
+                                  headers=["Content-Type: application/json"]).status, 404)
+            for root in ("/healthz", "/readyz", "/metrics"):
+                self.assertEqual(curl(s.url + root).status, 200)
+            self.assertEqual(curl(s.url + "/Cust12345/healthz").status, 404)
+
+
 class Demo(unittest.TestCase):
     def test_serve_demo_prints_a_command_that_succeeds(self):
         import re
