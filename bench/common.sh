@@ -30,3 +30,32 @@ build_with_bench() {
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPCHECK_BUILD_BENCH=ON >/dev/null
   cmake --build build -j "$(nproc)" --target smtpcheck smtp_dialogs >/dev/null
 }
+# Builds only when a binary is missing (scripts that must not rebuild on every run).
+ensure_built() { [[ -x build/server/smtpcheck && -x build/bench/smtp_dialogs ]] || build_with_bench; }
+# smtpcheck on core 0 with one thread, user bench / bench-password, loopback destinations
+# allowed, test mails to sink@example.com: start_smtpcheck PORT [--set KEY=VALUE]...
+start_smtpcheck() {
+  local port=$1; shift
+  taskset -c 0 $bin serve --set "server.listen=127.0.0.1:$port" --set server.threads=1 --set log.access=false \
+    --set log.level=error --set "users.bench=$(echo bench-password | $bin hash-password)" \
+    --set smtp.allow_private_destinations=true --set smtp.allowed_ports=* --set smtp.test_recipient=sink@example.com "$@" &
+  pids+=($!)
+}
+# A peer reference server (bench/peers: node or python) on core 0 with the same user and
+# recipient: start_peer node|python PORT. bench/peers/install must have run.
+start_peer() {
+  local env=(PEER_USER=bench PEER_PASSWORD=bench-password PEER_RECIPIENT=sink@example.com)
+  case "$1" in
+    node) env "${env[@]}" taskset -c 0 node bench/peers/node/server.js "$2" & ;;
+    python) env "${env[@]}" taskset -c 0 /usr/bin/python3 bench/peers/python/server.py "$2" & ;;
+    *) echo "unknown peer $1" >&2; return 2 ;;
+  esac
+  pids+=($!)
+}
+# Postfix's smtp-sink on 127.0.0.1:PORT (as nobody when root), not pinned: start_sink PORT
+start_sink() {
+  local user=(); [[ $(id -u) -eq 0 ]] && user=(-u nobody)
+  /usr/sbin/smtp-sink "${user[@]}" "127.0.0.1:$1" 1024 &
+  pids+=($!)
+}
+test_url() { echo "http://127.0.0.1:$1/api/v1/Agents/CustomerService/TestSmtpServer"; }
