@@ -149,5 +149,5 @@ app.post('/api/v1/Agents/CustomerService/TestSmtpServer', {
   },
 }, async (request) => testSmtp(request.body));
 
-app.listen({ host: '127.0.0.1', port }).catch((e) => { console.error(e); process.exit(1); });
+app.listen({ host: '127.0.0.1', port, backlog: 4096 }).catch((e) => { console.error(e); process.exit(1); });
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => app.close().then(() => process.exit(0)));
