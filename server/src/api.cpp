@@ -75,7 +75,7 @@ struct guard {
 };
 
 asio::awaitable<std::optional<response>> authenticate(guard g, request_context& ctx, const request_header& h) {
-    auto v = co_await g.authenticator->check(h, std::string(ctx.peer));
+    auto v = co_await g.authenticator->check(h, std::string(ctx.peer), ctx.remembered);
     if (v.what != auth::verdict::kind::ok) co_return g.refusal(v, ctx, h);
     ctx.principal = v.principal;
     co_return std::nullopt;
