@@ -112,6 +112,7 @@ std::vector<std::string> authenticator::challenges() const {
 
 verdict authenticator::limited(std::string_view peer) {
     std::lock_guard lock(mutex_);
+    if (failures_.empty()) return allow({}, {});
     auto it = failures_.find(std::string(peer));
     if (it == failures_.end()) return allow({}, {});
     auto now = steady::now();
@@ -138,7 +139,8 @@ void authenticator::failed(std::string_view peer) {
     ++w.failures;
 }
 
-asio::awaitable<bool> authenticator::password_ok(const std::string& user, const std::string& password) {
+asio::awaitable<bool> authenticator::password_ok(const std::string& user, const std::string& password,
+                                                 steady::time_point* valid_until) {
     auto hash = s_.users.find(user);
     // An unknown user costs the same PBKDF2 as a known one, so timing does not tell them apart.
     const std::string& encoded = hash == s_.users.end() ? decoy_ : hash->second;
@@ -146,7 +148,10 @@ asio::awaitable<bool> authenticator::password_ok(const std::string& user, const 
     {
         std::lock_guard lock(mutex_);
         auto it = cache_.find(key);
-        if (it != cache_.end() && it->second.expires > steady::now() && hash != s_.users.end()) co_return true;
+        if (it != cache_.end() && it->second.expires > steady::now() && hash != s_.users.end()) {
+            if (valid_until) *valid_until = it->second.expires;
+            co_return true;
+        }
     }
     std::shared_ptr<in_progress> running;
     {
@@ -173,24 +178,27 @@ asio::awaitable<bool> authenticator::password_ok(const std::string& user, const 
                 if (cache_.size() >= max_cache_entries) cache_.clear();
             }
             cache_[key] = {user, now + s_.cache_ttl};
+            if (valid_until) *valid_until = now + s_.cache_ttl;
         }
     }
     for (auto& w : waiters) std::move(w)(ok);
     co_return ok;
 }
 
-asio::awaitable<verdict> authenticator::check_basic(std::string_view credentials, std::string peer) {
+asio::awaitable<verdict> authenticator::check_basic(std::string_view credentials, std::string peer,
+                                                    steady::time_point* valid_until) {
     auto decoded = base64_decode(trim(credentials));
     if (!decoded) co_return deny(verdict::kind::unauthorized, "Basic credentials are not base64", "basic");
     auto colon = decoded->find(':');
     if (colon == std::string::npos) co_return deny(verdict::kind::unauthorized, "Basic credentials without ':'", "basic");
     std::string user = decoded->substr(0, colon), password = decoded->substr(colon + 1);
-    if (co_await password_ok(user, password)) co_return allow(user, "basic");
+    if (co_await password_ok(user, password, valid_until)) co_return allow(user, "basic");
     failed(peer);
     co_return deny(verdict::kind::unauthorized, "wrong user name or password for '" + user + "'", "basic");
 }
 
-asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, std::string peer) {
+asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, std::string peer,
+                                              remembered_credential* remembered) {
     if (auto v = limited(peer); v.what != verdict::kind::ok) co_return v;
 
     if (s_.require_app_token) {
@@ -205,7 +213,18 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
         auto space = authorization.find(' ');
         std::string_view scheme = authorization.substr(0, space);
         std::string_view credentials = space == std::string_view::npos ? "" : trim(authorization.substr(space + 1));
-        if (s_.basic && boost::beast::iequals(scheme, "Basic")) co_return co_await check_basic(credentials, peer);
+        if (s_.basic && boost::beast::iequals(scheme, "Basic")) {
+            // The same value this connection had accepted, while the cache would still hold it:
+            // a comparison instead of a keyed hash and a locked lookup.
+            if (remembered && remembered->expires > steady::now() &&
+                constant_time_equal(remembered->authorization, authorization))
+                co_return allow(remembered->principal, "basic");
+            steady::time_point valid_until{};
+            auto v = co_await check_basic(credentials, peer, &valid_until);
+            if (remembered && v.what == verdict::kind::ok && valid_until != steady::time_point{})
+                *remembered = {std::string(authorization), v.principal, valid_until};
+            co_return v;
+        }
         if (s_.soticket && boost::beast::iequals(scheme, "SOTicket")) {
             auto user = verify_ticket(secret_mac_, credentials, std::chrono::system_clock::now());
             if (user && s_.users.contains(*user)) co_return allow(*user, "soticket");

@@ -111,30 +111,66 @@ catalogs::catalogs() {
     }
 }
 
-std::string catalogs::text(std::string_view language, std::string_view section, std::string_view key) const {
-    const std::string k = std::string(section) + "/" + std::string(key);
+std::string_view catalogs::lookup(std::string_view language, std::string_view section, std::string_view key) const {
+    char buffer[128];
+    std::string composed;
+    std::string_view k;
+    if (section.size() + 1 + key.size() <= sizeof buffer) {
+        auto end = std::copy(section.begin(), section.end(), buffer);
+        *end++ = '/';
+        end = std::copy(key.begin(), key.end(), end);
+        k = std::string_view(buffer, static_cast<std::size_t>(end - buffer));
+    } else {
+        composed = std::string(section) + "/" + std::string(key);
+        k = composed;
+    }
     for (std::string_view lang : {language, std::string_view("en")}) {
-        auto t = entries_.find(std::string(lang));
+        auto t = entries_.find(lang);
         if (t == entries_.end()) continue;
         auto e = t->second.find(k);
         if (e != t->second.end()) return e->second;
     }
-    return std::string(key);
+    return key;
+}
+
+std::vector<std::string> catalogs::languages() const {
+    std::vector<std::string> out;
+    for (const auto& [lang, table] : entries_) out.push_back(lang);
+    return out;
+}
+
+std::string catalogs::text(std::string_view language, std::string_view section, std::string_view key) const {
+    return std::string(lookup(language, section, key));
 }
 
 std::string error_message(const catalogs& texts, const language_choice& lang, std::string_view key,
                           std::string_view detail) {
     if (lang.raw) return "[SR_ERROR_" + std::string(key) + "]";
-    return fill(texts.text(lang.language, "errors", key), {{"detail", std::string(detail)}});
+    return fill(texts.lookup(lang.language, "errors", key), {{"detail", detail}});
 }
 
-std::string fill(std::string text, const std::map<std::string, std::string>& values) {
-    for (const auto& [name, value] : values) {
-        const std::string token = "{" + name + "}";
-        for (auto pos = text.find(token); pos != std::string::npos; pos = text.find(token, pos + value.size()))
-            text.replace(pos, token.size(), value);
+std::string fill(std::string_view text, std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
+    std::string out;
+    out.reserve(text.size() + 64);
+    while (!text.empty()) {
+        auto open = text.find('{');
+        out.append(text.substr(0, open));
+        if (open == std::string_view::npos) break;
+        text.remove_prefix(open);
+        auto close = text.find('}');
+        const std::string_view* value = nullptr;
+        if (close != std::string_view::npos)
+            for (const auto& [name, v] : values)
+                if (text.substr(1, close - 1) == name) value = &v;
+        if (value) {
+            out.append(*value);
+            text.remove_prefix(close + 1);
+        } else {
+            out += '{';
+            text.remove_prefix(1);
+        }
     }
-    return text;
+    return out;
 }
 
 std::string format_number(long long n, std::string_view culture) {

@@ -1,6 +1,7 @@
 #include "text.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/property_tree/ptree.hpp>
@@ -28,19 +29,21 @@ enum class media { none, json, merge_patch, json_patch, xml, form, unknown };
 
 struct parsed_type {
     media kind = media::none;
-    std::string charset;
+    std::string_view charset;  ///< as sent (compare without case); a view into the header
 };
 
 parsed_type parse_type(std::string_view header) {
     parsed_type out;
     auto semi = header.find(';');
-    auto type = lower(trim(header.substr(0, semi)));
+    // Compared without case and without a lowered copy: this runs on every request.
+    auto type = trim(header.substr(0, semi));
+    auto is = [&](std::string_view name) { return iequals(type, name); };
     if (type.empty()) out.kind = media::none;
-    else if (type == "application/json" || type == "text/json") out.kind = media::json;
-    else if (type == "application/merge-patch+json") out.kind = media::merge_patch;
-    else if (type == "application/json-patch+json") out.kind = media::json_patch;
-    else if (type == "application/xml" || type == "text/xml") out.kind = media::xml;
-    else if (type == "application/x-www-form-urlencoded") out.kind = media::form;
+    else if (is("application/json") || is("text/json")) out.kind = media::json;
+    else if (is("application/merge-patch+json")) out.kind = media::merge_patch;
+    else if (is("application/json-patch+json")) out.kind = media::json_patch;
+    else if (is("application/xml") || is("text/xml")) out.kind = media::xml;
+    else if (is("application/x-www-form-urlencoded")) out.kind = media::form;
     else out.kind = media::unknown;
     while (semi != std::string_view::npos) {
         header.remove_prefix(semi + 1);
@@ -50,7 +53,7 @@ parsed_type parse_type(std::string_view header) {
         if (eq != std::string_view::npos && iequals(trim(param.substr(0, eq)), "charset")) {
             auto v = trim(param.substr(eq + 1));
             if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-            out.charset = lower(v);
+            out.charset = v;
         }
     }
     return out;
@@ -95,11 +98,11 @@ std::variant<test_request_body, decode_error> from_object(const json::value& v) 
     return r;
 }
 
-std::variant<json::value, decode_error> parse_json(std::string_view body) {
+std::variant<json::value, decode_error> parse_json(std::string_view body, json::storage_ptr storage = {}) {
     json::parse_options opt;
     opt.max_depth = max_depth;
     boost::system::error_code ec;
-    json::value v = json::parse(body, ec, {}, opt);
+    json::value v = json::parse(body, ec, std::move(storage), opt);
     if (ec == json::error::too_deep) return bad("The request body is nested deeper than 32 levels.");
     if (ec) return bad("The request body is not valid JSON (" + ec.message() + ").");
     return v;
@@ -364,8 +367,8 @@ std::variant<test_request_body, decode_error> from_form(std::string_view body) {
 
 std::optional<decode_error> check_content_type(std::string_view content_type) {
     auto t = parse_type(content_type);
-    if (!t.charset.empty() && t.charset != "utf-8" && t.charset != "utf8" && t.charset != "us-ascii")
-        return decode_error{415, "The charset " + t.charset + " is not supported; use utf-8."};
+    if (!t.charset.empty() && !iequals(t.charset, "utf-8") && !iequals(t.charset, "utf8") && !iequals(t.charset, "us-ascii"))
+        return decode_error{415, "The charset " + lower(t.charset) + " is not supported; use utf-8."};
     if (t.kind == media::unknown)
         return decode_error{415, "The Content-Type " + std::string(trim(content_type.substr(0, content_type.find(';')))) +
                                      " is not supported."};
@@ -375,11 +378,15 @@ std::optional<decode_error> check_content_type(std::string_view content_type) {
 std::variant<test_request_body, decode_error> decode_request(std::string_view content_type, std::string_view body) {
     if (body.empty()) return test_request_body{};
     if (auto e = check_content_type(content_type)) return *e;
-    switch (parse_type(content_type).kind) {
+    switch (parse_type(content_type).kind) {  // cheap: no copies
     case media::none:
         return decode_error{415, "A request body needs a Content-Type."};
     case media::json: {
-        auto v = parse_json(body);
+        // The document lives only until its fields are copied out: parsed into a buffer on
+        // the stack (spilling to the heap when larger) instead of one allocation per node.
+        unsigned char arena_buffer[2048];
+        json::monotonic_resource arena(arena_buffer, sizeof arena_buffer);
+        auto v = parse_json(body, &arena);
         if (auto* e = std::get_if<decode_error>(&v)) return *e;
         return from_object(std::get<json::value>(v));
     }

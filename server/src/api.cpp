@@ -18,6 +18,7 @@
 #include <spdlog/logger.h>
 
 #include <atomic>
+#include <map>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -75,7 +76,7 @@ struct guard {
 };
 
 asio::awaitable<std::optional<response>> authenticate(guard g, request_context& ctx, const request_header& h) {
-    auto v = co_await g.authenticator->check(h, std::string(ctx.peer));
+    auto v = co_await g.authenticator->check(h, std::string(ctx.peer), ctx.remembered);
     if (v.what != auth::verdict::kind::ok) co_return g.refusal(v, ctx, h);
     ctx.principal = v.principal;
     co_return std::nullopt;
@@ -84,6 +85,9 @@ asio::awaitable<std::optional<response>> authenticate(guard g, request_context& 
 // What POST TestSmtpServer and Diagnose share: settings made once, the limits of SPEC 3.6/7.
 struct test_endpoint {
     smtp::test_settings settings;
+    /// `settings` with the test message in each catalog's language, made once: a test holds
+    /// these instead of a copy of its own.
+    std::map<std::string, std::shared_ptr<const smtp::test_settings>, std::less<>> by_language;
     std::size_t max_concurrent = 10000;
     unsigned per_user_per_minute = 0;
     std::chrono::milliseconds slow_threshold{5000};
@@ -97,6 +101,20 @@ struct test_endpoint {
         unsigned count = 0;
     };
     std::unordered_map<std::string, window> per_user;
+
+    void make_message_settings() {
+        for (const auto& language : texts.languages()) {
+            auto s = std::make_shared<smtp::test_settings>(settings);
+            s->subject = texts.text(language, "message", "subject");
+            s->body = texts.text(language, "message", "body");
+            by_language[language] = std::move(s);
+        }
+    }
+    std::shared_ptr<const smtp::test_settings> settings_for(std::string_view language) const {
+        auto it = by_language.find(language);
+        if (it == by_language.end()) it = by_language.find(std::string_view("en"));
+        return it->second;
+    }
 
     // Counts a test for the principal; the seconds to wait when over the limit.
     std::optional<std::chrono::seconds> over_user_limit(const std::string& principal) {
@@ -176,11 +194,10 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     // Named first: GCC 12 destroys a braced temporary inside co_await twice.
     smtp::test_request test{body.smtp_uri.value_or(""), body.from.value_or(""), body.use_stored_password};
     auto executor = co_await asio::this_coro::executor;
-    smtp::test_settings settings = ep->settings;  // the message in the caller's language
-    settings.subject = ep->texts.text(lang.language, "message", "subject");
-    settings.body = ep->texts.text(lang.language, "message", "body");
-    settings.before_network = ctx.watch_for_disconnect;
-    smtp::test_report report = co_await smtp::run_test(executor, std::move(test), std::move(settings));
+    auto settings = ep->settings_for(lang.language);  // the message in the caller's language
+    std::function<void()> before_network = ctx.watch_for_disconnect;
+    smtp::test_report report =
+        co_await smtp::run_test(executor, std::move(test), std::move(settings), std::move(before_network));
     ep->counters->record_test(report.success ? smtp::outcome_code::none : report.code);
 
     if (report.total_ms > static_cast<double>(ep->slow_threshold.count()) && ep->log) {
@@ -323,6 +340,7 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
     guard g{std::move(authenticator), log, std::shared_ptr<const serialization::catalogs>(ep, &ep->texts),
             cfg.api.default_language};
     ep->settings = make_test_settings(cfg);
+    ep->make_message_settings();
     ep->max_concurrent = cfg.api.max_concurrent_tests;
     ep->per_user_per_minute = cfg.api.tests_per_minute_per_user;
     ep->slow_threshold = cfg.api.slow_threshold;

@@ -1,5 +1,6 @@
 #include "smtpcheck/server/http_server.hpp"
 
+#include "smtpcheck/auth/authenticator.hpp"
 #include "smtpcheck/serialization/localization.hpp"
 #include "smtpcheck/server/error_document.hpp"
 
@@ -55,6 +56,7 @@ struct connection_base : std::enable_shared_from_this<connection_base> {
     /// Bound to the connection's coroutine: a terminal cancellation reaches whatever the
     /// request's handler is waiting for.
     asio::cancellation_signal cancel;
+    auth::remembered_credential remembered;  ///< see request_context::remembered
 };
 
 template <class Stream>
@@ -525,6 +527,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             request_context ctx;
             ctx.peer = peer;
             ctx.tls = is_tls<Stream>;
+            ctx.remembered = &conn->remembered;
             const auto& header = parser.get().base();
             const bool request_keep_alive = !hec && parser.get().keep_alive();
             const auto cors_origin = hec || srv->cfg.server.cors_origins.empty()
@@ -600,16 +603,18 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                         lowest.expires_never();
                         request req = parser.release();
                         std::shared_ptr<bool> watching;  // set when the handler starts a long wait
-                        if (match.handler->cancel_on_disconnect && buffer.size() == 0) {
-                            // A long handler: give the idle read buffer back while it runs.
-                            buffer.shrink_to_fit();
-                            ctx.watch_for_disconnect = [&watching, &lowest, conn] {
-                                if (watching) return;
-                                watching = std::make_shared<bool>(true);
-                                asio::co_spawn(lowest.get_executor(), watch_for_disconnect(conn, watching),
-                                               asio::detached);
-                            };
-                        }
+                        // Called by the handler only when it leaves for the network, so a
+                        // request answered at once pays for neither.
+                        auto begin_long_wait = [&] {
+                            if (watching) return;
+                            buffer.shrink_to_fit();  // give the idle read buffer back meanwhile
+                            watching = std::make_shared<bool>(true);
+                            asio::co_spawn(lowest.get_executor(), watch_for_disconnect(conn, watching),
+                                           asio::detached);
+                        };
+                        if (match.handler->cancel_on_disconnect && buffer.size() == 0)
+                            // One pointer: fits std::function's own storage, no allocation.
+                            ctx.watch_for_disconnect = [f = &begin_long_wait] { (*f)(); };
                         try {
                             res = co_await match.handler->on_request(ctx, req);
                             ctx.watch_for_disconnect = nullptr;  // it refers to this block's locals

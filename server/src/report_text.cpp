@@ -6,21 +6,22 @@ std::optional<std::string> report_hint(const smtp::test_report& r, const seriali
                                        const serialization::catalogs& texts) {
     if (!r.hint) return std::nullopt;
     if (lang.raw) return "[" + *r.hint + "]";
-    return serialization::fill(texts.text(lang.language, "hints", *r.hint), {{"uri", r.hint_uri}});
+    return serialization::fill(texts.lookup(lang.language, "hints", *r.hint), {{"uri", r.hint_uri}});
 }
 
 std::optional<std::string> report_message(const smtp::test_report& r, const serialization::language_choice& lang,
                                           const serialization::catalogs& texts, std::chrono::milliseconds deadline) {
     if (r.success) return std::nullopt;
-    const std::string code(smtp::resource_name(r.code));
+    const std::string_view code = smtp::resource_name(r.code);
     std::string s;
     if (lang.raw) {
-        s = "[" + code + "]";
+        s = "[" + std::string(code) + "]";
     } else {
-        s = serialization::fill(texts.text(lang.language, "messages", code),
-                                {{"host", r.host.find(':') != std::string::npos ? "[" + r.host + "]" : r.host},
+        const bool literal = r.host.find(':') != std::string::npos;  // IPv6: [host]
+        s = serialization::fill(texts.lookup(lang.language, "messages", code),
+                                {{"host", literal ? "[" + r.host + "]" : r.host},
                                  {"port", std::to_string(r.port)},
-                                 {"phase", std::string(smtp::phase_name(r.failed_phase.value_or(smtp::phase::validate)))},
+                                 {"phase", smtp::phase_name(r.failed_phase.value_or(smtp::phase::validate))},
                                  {"deadline", serialization::format_number(deadline.count(), lang.culture)},
                                  {"detail", r.detail}});
     }

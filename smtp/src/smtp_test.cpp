@@ -214,7 +214,15 @@ std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file
 }
 
 awaitable<test_report> run_test(asio::any_io_executor executor, test_request request, test_settings settings) {
+    auto before_network = std::move(settings.before_network);
+    auto shared = std::make_shared<const test_settings>(std::move(settings));
+    co_return co_await run_test(std::move(executor), std::move(request), std::move(shared), std::move(before_network));
+}
+
+awaitable<test_report> run_test(asio::any_io_executor executor, test_request request,
+                                std::shared_ptr<const test_settings> shared, std::function<void()> before_network) {
     co_await asio::this_coro::throw_if_cancelled(false);
+    const test_settings& settings = *shared;
     const auto started = std::chrono::steady_clock::now();
     test_report report;
     detail::driver_context ctx(settings, report, started);
@@ -250,10 +258,10 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
                              "nothing is stored for this user, host and port");
         uri.password = std::move(stored);
     }
-    if (!settings.tls) settings.tls = make_client_tls_context({});
+    const auto tls = settings.tls ? settings.tls : make_client_tls_context({});
 
     report.test_id = random_message_id().substr(0, 16);  // only for tests that go on the wire
-    if (settings.before_network) settings.before_network();
+    if (before_network) before_network();
     auto conn = std::make_shared<connection_state>(executor);
     conn->timer.expires_after(settings.deadline);
     conn->timer.async_wait([conn](error_code ec) {
@@ -321,7 +329,7 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
         conn->socket.set_option(tcp::no_delay(true), ignored);
     }
 
-    tcp_transport transport(*conn, *settings.tls, uri, settings.tls_verify);
+    tcp_transport transport(*conn, *tls, uri, settings.tls_verify);
     if (uri.mode == tls_mode::implicit) {
         ctx.enter(phase::starttls);
         auto ec = co_await transport.start_tls();
@@ -351,8 +359,8 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
         message_fields message;
         message.from = from_mailbox;
         message.to = settings.test_recipient;
-        message.subject = std::move(settings.subject);
-        message.body = fill(fill(std::move(settings.body), "{from}", from_mailbox), "{test_id}", report.test_id);
+        message.subject = settings.subject;
+        message.body = fill(fill(settings.body, "{from}", from_mailbox), "{test_id}", report.test_id);
         message.message_id = random_message_id();
         message.date = std::chrono::system_clock::now();
         ds.message = compose_message(message);

@@ -234,6 +234,35 @@ BOOST_AUTO_TEST_CASE(basic_is_verified_once_then_cached) {
     BOOST_TEST((run(io, a.check(unknown, "10.0.0.1")).what == verdict::kind::unauthorized));
 }
 
+BOOST_AUTO_TEST_CASE(a_connection_remembers_only_the_credential_it_had_accepted) {
+    auto s = alice_settings();
+    s.cache_ttl = seconds(60);
+    authenticator a(s);
+    asio::io_context io;
+    remembered_credential connection;
+    auto basic = with({{"Authorization", "Basic " + base64_encode("alice:pw")}});
+    auto v = run(io, a.check(basic, "10.0.0.1", &connection));
+    BOOST_TEST((v.what == verdict::kind::ok));
+    BOOST_TEST(connection.principal == "alice");
+    BOOST_TEST(connection.authorization == "Basic " + base64_encode("alice:pw"));
+    // The same value again on this connection: accepted as alice, without another hash.
+    v = run(io, a.check(basic, "10.0.0.1", &connection));
+    BOOST_TEST((v.what == verdict::kind::ok));
+    BOOST_TEST(v.principal == "alice");
+    BOOST_TEST(v.scheme == "basic");
+    BOOST_TEST(a.password_hashes_computed() == 1u);
+    // Another value on the same connection is checked for itself and leaves the memory alone.
+    auto wrong = with({{"Authorization", "Basic " + base64_encode("alice:nope")}});
+    BOOST_TEST((run(io, a.check(wrong, "10.0.0.1", &connection)).what == verdict::kind::unauthorized));
+    BOOST_TEST(connection.authorization == "Basic " + base64_encode("alice:pw"));
+    // Once the cache entry it stands for has expired, the connection's memory is not used.
+    connection.expires = std::chrono::steady_clock::now() - seconds(1);
+    connection.principal = "mallory";
+    v = run(io, a.check(basic, "10.0.0.1", &connection));
+    BOOST_TEST(v.principal == "alice");
+    BOOST_TEST(connection.principal == "alice");
+}
+
 BOOST_AUTO_TEST_CASE(a_burst_with_one_credential_shares_one_verification) {
     authenticator a(alice_settings());
     asio::io_context io;

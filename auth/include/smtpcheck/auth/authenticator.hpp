@@ -43,13 +43,25 @@ struct verdict {
     std::chrono::seconds retry_after{0};
 };
 
+/// What one connection remembers of the Basic credential it last had accepted, so that a
+/// keep-alive client's next request with the same Authorization value skips the keyed hash of
+/// the shared cache. Owned by the connection (it already held that header); never outlives
+/// the cache entry it stands for.
+struct remembered_credential {
+    std::string authorization;
+    std::string principal;
+    std::chrono::steady_clock::time_point expires;
+};
+
 class authenticator {
 public:
     explicit authenticator(settings s);
     ~authenticator();
 
-    /// The check every API request passes before its body is read.
-    boost::asio::awaitable<verdict> check(const boost::beast::http::request_header<>& header, std::string peer);
+    /// The check every API request passes before its body is read. `remembered`, when given,
+    /// is the connection's: read for a shortcut and updated after a Basic success.
+    boost::asio::awaitable<verdict> check(const boost::beast::http::request_header<>& header, std::string peer,
+                                          remembered_credential* remembered = nullptr);
 
     /// POST /login: the session cookie's value and its XSRF token, or a verdict saying why not.
     struct login_result {
@@ -68,8 +80,10 @@ public:
     std::uint64_t password_hashes_computed() const { return hashes_; }
 
 private:
-    boost::asio::awaitable<verdict> check_basic(std::string_view credentials, std::string peer);
-    boost::asio::awaitable<bool> password_ok(const std::string& user, const std::string& password);
+    boost::asio::awaitable<verdict> check_basic(std::string_view credentials, std::string peer,
+                                                std::chrono::steady_clock::time_point* valid_until);
+    boost::asio::awaitable<bool> password_ok(const std::string& user, const std::string& password,
+                                             std::chrono::steady_clock::time_point* valid_until = nullptr);
     verdict limited(std::string_view peer);
     void failed(std::string_view peer);
 

@@ -2,9 +2,11 @@
 // config/catalog/, compiled in.
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace smtpcheck::serialization {
 
@@ -27,9 +29,15 @@ public:
     /// The text of `key` in `section` ([messages], [hints], [errors], [message]); English when
     /// the language lacks it, the key itself when English does too.
     std::string text(std::string_view language, std::string_view section, std::string_view key) const;
+    /// The same without a copy: a view into the catalog (or of `key` itself when no catalog
+    /// has it), valid while this object and `key` live.
+    std::string_view lookup(std::string_view language, std::string_view section, std::string_view key) const;
+    /// The languages that have a catalog.
+    std::vector<std::string> languages() const;
 
 private:
-    std::map<std::string, std::map<std::string, std::string>> entries_;  ///< "lang/section/key" -> text
+    /// language -> "section/key" -> text; transparent, so lookups need no key strings
+    std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> entries_;
 };
 
 /// An error document's message: the [errors] entry `key` in the chosen language with
@@ -37,8 +45,9 @@ private:
 std::string error_message(const catalogs& texts, const language_choice& lang, std::string_view key,
                           std::string_view detail = {});
 
-/// Replaces {name} with values[name].
-std::string fill(std::string text, const std::map<std::string, std::string>& values);
+/// `text` with each {name} replaced by its value, in one pass (values are not scanned again);
+/// a {name} without a value stays as it is.
+std::string fill(std::string_view text, std::initializer_list<std::pair<std::string_view, std::string_view>> values);
 
 /// 5000 -> "5,000" (en), "5 000" (sv, nb, fr), "5.000" (de, da, nl).
 std::string format_number(long long n, std::string_view culture);

@@ -11,6 +11,10 @@
 #include <utility>
 #include <vector>
 
+namespace smtpcheck::auth {
+struct remembered_credential;
+}
+
 namespace smtpcheck::server {
 
 namespace http = boost::beast::http;
@@ -30,6 +34,8 @@ struct response {
 
 /// What the connection knows of the request besides its bytes.
 struct request_context {
+    /// The connection's memory of its last accepted Basic credential (auth::authenticator::check).
+    auth::remembered_credential* remembered = nullptr;
     std::string_view request_id;
     std::string_view peer;  ///< the client's address, for logs and limits
     bool tls = false;

@@ -123,6 +123,12 @@ struct test_report {
 boost::asio::awaitable<test_report> run_test(boost::asio::any_io_executor executor, test_request request,
                                              test_settings settings);
 
+/// The same with settings shared by many tests (each test holds them instead of a copy);
+/// `before_network` takes the place of settings->before_network.
+boost::asio::awaitable<test_report> run_test(boost::asio::any_io_executor executor, test_request request,
+                                             std::shared_ptr<const test_settings> settings,
+                                             std::function<void()> before_network);
+
 /// SPEC 3.8's JSON document of a report, properties in its order; ErrorMessage is `message`
 /// (null on success) and Hint is `hint` (the report's hint in words).
 boost::json::object report_to_json(const test_report& report, const std::optional<std::string>& message,
