@@ -380,12 +380,13 @@ class Shutdown(unittest.TestCase):
             self.assertTrue(server.wait_for_log("grace period over"))
 
 
-class SingleThread(unittest.TestCase):
-    """server.threads = 1 runs connections without strands: the same behaviour must hold."""
+class TwoThreads(unittest.TestCase):
+    """server.threads = 2 runs one io_context on two threads with a strand per connection
+    (the default, 1, has none): the same behaviour must hold."""
 
-    def test_pipelining_concurrency_and_drain_with_one_thread(self):
-        with Server("server.threads=1") as server:
-            self.assertTrue(server.wait_for_log("serving with 1 thread"))
+    def test_pipelining_concurrency_and_drain_with_two_threads(self):
+        with Server("server.threads=2") as server:
+            self.assertTrue(server.wait_for_log("serving with 2 thread"))
             c = RawClient(server.port)
             c.send(GET_HEALTH * 3)
             self.assertEqual([c.read_response().status for _ in range(3)], [200, 200, 200])

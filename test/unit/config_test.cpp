@@ -28,7 +28,7 @@ BOOST_AUTO_TEST_CASE(no_file_gives_the_documented_defaults) {
     BOOST_REQUIRE_EQUAL(c.server.listen.size(), 1u);
     BOOST_TEST(c.server.listen[0].host == "127.0.0.1");
     BOOST_TEST(c.server.listen[0].port == 8080);
-    BOOST_TEST(c.server.threads == 0u);
+    BOOST_TEST(c.server.threads == 1u);
     BOOST_TEST(c.server.header_limit == 16384u);
     BOOST_TEST(c.server.body_limit == 65536u);
     BOOST_TEST(c.server.header_timeout.count() == 10000);

@@ -32,7 +32,7 @@ struct server_settings {
     std::vector<listen_address> tls_listen;
     std::string tls_cert;
     std::string tls_key;
-    unsigned threads = 0;              ///< 0: std::thread::hardware_concurrency()
+    unsigned threads = 1;              ///< 0: std::thread::hardware_concurrency()
     std::string base_path;             ///< "" or "/segment..." without a trailing '/'
     std::size_t header_limit = 16384;  ///< request line + headers, bytes
     std::size_t body_limit = 65536;    ///< request body, bytes
