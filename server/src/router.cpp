@@ -37,7 +37,9 @@ std::vector<std::string> router::paths() const {
 }
 
 router::match_result router::match(http::verb method, std::string_view target) const {
-    std::string_view path = target.substr(0, target.find_first_of("?#"));
+    // (find_first_of walks char_traits::find once per character: a plain scan is cheaper)
+    const auto end = std::find_if(target.begin(), target.end(), [](char c) { return c == '?' || c == '#'; });
+    std::string_view path = target.substr(0, static_cast<std::size_t>(end - target.begin()));
     std::string decoded;
     if (path.find('%') != std::string_view::npos) {
         // Rare: compare the decoded path so that %41pi matches Api, as ASP.NET does.
@@ -50,7 +52,8 @@ router::match_result router::match(http::verb method, std::string_view target) c
 
     for (std::size_t i = 0; i < resources_.size(); ++i) {
         const auto& r = resources_[i];
-        if (!boost::beast::iequals(r.path, path)) continue;
+        // The exact spelling first (what clients send); then without case, as ASP.NET matches.
+        if (r.path.size() != path.size() || (r.path != path && !boost::beast::iequals(r.path, path))) continue;
         auto lookup = method == http::verb::head ? http::verb::get : method;
         for (const auto& [verb, handler] : r.methods)
             if (verb == lookup) return {&handler, http::status::ok, {}, i};
