@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <map>
+#include <variant>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -158,63 +159,85 @@ serialization::language_choice language_of(const request& req, const test_endpoi
                                           ep.default_language);
 }
 
-asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, request_context& ctx, request& req,
-                                        bool diagnose) {
+// run_smtp_test is split like smtp::run_test: GCC 12 keeps every local and temporary of a
+// coroutine in its frame for the whole test, so what happens before and after the test
+// (decoding, limits, refusals, the answer) is in plain functions.
+
+struct test_to_run {
+    smtp::test_request test;
+    serialization::language_choice lang;
+    serialization::media_type media;
+};
+
+// Before the test: the body decoded and the limits passed (the test then counts as in
+// flight), or the refusal to send.
+std::variant<test_to_run, response> prepare_test(test_endpoint& ep, const request_context& ctx, const request& req) {
     const auto media = serialization::negotiate(req[http::field::accept]);
-    const auto lang = language_of(req, *ep);
-    if (auto tz = req["SO-TimeZone"]; !tz.empty() && !serialization::valid_time_zone(tz) && ep->log)
-        ep->log->debug("ignored an invalid SO-TimeZone id={}", ctx.request_id);
+    auto lang = language_of(req, ep);
+    if (auto tz = req["SO-TimeZone"]; !tz.empty() && !serialization::valid_time_zone(tz) && ep.log)
+        ep.log->debug("ignored an invalid SO-TimeZone id={}", ctx.request_id);
     auto decoded = serialization::decode_request(req[http::field::content_type], req.body());
     if (auto* e = std::get_if<serialization::decode_error>(&decoded)) {
         bool media_error = e->status == 415;
-        co_return error_response(media_error ? http::status::unsupported_media_type : http::status::bad_request,
-                                 serialization::error_message(ep->texts, lang, media_error ? "UnsupportedMediaType" : "BadRequest",
-                                                              e->message),
-                                 "request", media);
+        return error_response(media_error ? http::status::unsupported_media_type : http::status::bad_request,
+                              serialization::error_message(ep.texts, lang, media_error ? "UnsupportedMediaType" : "BadRequest",
+                                                           e->message),
+                              "request", media);
     }
-    const auto& body = std::get<serialization::test_request_body>(decoded);
+    auto& body = std::get<serialization::test_request_body>(decoded);
 
-    if (auto wait = ep->over_user_limit(ctx.principal)) {
-        auto r = error_response(http::status::too_many_requests, serialization::error_message(ep->texts, lang, "TooManyTests"), "api", media);
+    if (auto wait = ep.over_user_limit(ctx.principal)) {
+        auto r = error_response(http::status::too_many_requests, serialization::error_message(ep.texts, lang, "TooManyTests"), "api", media);
         r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-        co_return r;
+        return r;
     }
-    if (ep->counters->tests_in_flight.fetch_add(1) >= ep->max_concurrent) {
-        --ep->counters->tests_in_flight;
-        auto r = error_response(http::status::service_unavailable, serialization::error_message(ep->texts, lang, "ServiceUnavailable"), "api",
+    if (ep.counters->tests_in_flight.fetch_add(1) >= ep.max_concurrent) {
+        --ep.counters->tests_in_flight;
+        auto r = error_response(http::status::service_unavailable, serialization::error_message(ep.texts, lang, "ServiceUnavailable"), "api",
                                 media);
         r.headers.emplace_back("Retry-After", "1");
-        co_return r;
+        return r;
     }
+    return test_to_run{{std::move(body.smtp_uri).value_or(""), std::move(body.from).value_or(""), body.use_stored_password},
+                       std::move(lang), media};
+}
+
+// After the test: counted, logged when slow, answered.
+response answer_test(test_endpoint& ep, const request_context& ctx, const request& req, const test_to_run& t,
+                     const smtp::test_report& report, bool diagnose) {
+    ep.counters->record_test(report.success ? smtp::outcome_code::none : report.code);
+    if (report.total_ms > static_cast<double>(ep.slow_threshold.count()) && ep.log) {
+        std::string timings;
+        for (const auto& p : report.timings)
+            timings += std::string(smtp::phase_name(p.which)) + "=" + std::to_string(static_cast<int>(p.ms)) + "ms ";
+        ep.log->warn("slow SMTP test id={} host={}:{} total={}ms {}", ctx.request_id, report.host, report.port,
+                     static_cast<int>(report.total_ms), timings);
+    }
+    auto message = report_message(report, t.lang, ep.texts, ep.settings.deadline);
+    serialization::document doc =
+        diagnose ? serialization::document{"SmtpTestReport",
+                                           smtp::report_to_json(report, message, report_hint(report, t.lang, ep.texts))}
+                 : result_document(report, message);
+    if (auto select = serialization::select_parameter(req.target())) serialization::apply_select(doc.body, *select);
+    return response{http::status::ok, serialization::content_type_of(t.media), serialization::write(doc, t.media), {},
+                    false};
+}
+
+asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, request_context& ctx, request& req,
+                                        bool diagnose) {
+    auto prepared = prepare_test(*ep, ctx, req);
+    if (auto* refusal = std::get_if<response>(&prepared)) co_return std::move(*refusal);
+    auto& t = std::get<test_to_run>(prepared);
     struct in_flight_guard {
         std::atomic<std::size_t>& n;
         ~in_flight_guard() { --n; }
     } counted{ep->counters->tests_in_flight};
 
-    // Named first: GCC 12 destroys a braced temporary inside co_await twice.
-    smtp::test_request test{body.smtp_uri.value_or(""), body.from.value_or(""), body.use_stored_password};
     auto executor = co_await asio::this_coro::executor;
-    auto settings = ep->settings_for(lang.language);  // the message in the caller's language
+    auto settings = ep->settings_for(t.lang.language);  // the message in the caller's language
     std::function<void()> before_network = ctx.watch_for_disconnect;
-    smtp::test_report report =
-        co_await smtp::run_test(executor, std::move(test), std::move(settings), std::move(before_network));
-    ep->counters->record_test(report.success ? smtp::outcome_code::none : report.code);
-
-    if (report.total_ms > static_cast<double>(ep->slow_threshold.count()) && ep->log) {
-        std::string timings;
-        for (const auto& t : report.timings)
-            timings += std::string(smtp::phase_name(t.which)) + "=" + std::to_string(static_cast<int>(t.ms)) + "ms ";
-        ep->log->warn("slow SMTP test id={} host={}:{} total={}ms {}", ctx.request_id, report.host, report.port,
-                      static_cast<int>(report.total_ms), timings);
-    }
-    auto message = report_message(report, lang, ep->texts, ep->settings.deadline);
-    serialization::document doc =
-        diagnose ? serialization::document{"SmtpTestReport",
-                                           smtp::report_to_json(report, message, report_hint(report, lang, ep->texts))}
-                 : result_document(report, message);
-    if (auto select = serialization::select_parameter(req.target())) serialization::apply_select(doc.body, *select);
-    co_return response{http::status::ok, serialization::content_type_of(media), serialization::write(doc, media), {},
-                       false};
+    smtp::test_report report = co_await smtp::run_test(executor, std::move(t.test), std::move(settings), std::move(before_network));
+    co_return answer_test(*ep, ctx, req, t, report, diagnose);
 }
 
 asio::awaitable<response> describe_test_smtp_server(serialization::media_type media) {

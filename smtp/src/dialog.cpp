@@ -127,8 +127,14 @@ dialog_step dialog::on_reply(const reply& r) {
         pipelined_.clear();
         if (r.code != 354) return fail(outcome_code::message_rejected, r);
         state_ = state::message;
-        dialog_step step{dialog_step::kind::write_read, s_.message + ".\r\n", {}};
-        step.transcript.push_back("(message, " + std::to_string(s_.message.size()) + " octets)");
+        // The message goes into the step (it is sent once) and is released here: no second
+        // copy while the server takes its time over the final reply.
+        const auto octets = s_.message.size();
+        dialog_step step{dialog_step::kind::write_read, {}, {}};
+        step.bytes.reserve(octets + 3);
+        step.bytes.append(s_.message).append(".\r\n");
+        s_.message = std::string();
+        step.transcript.push_back("(message, " + std::to_string(octets) + " octets)");
         step.transcript.push_back(".");
         return step;
     }

@@ -111,6 +111,7 @@ std::string compose_message(const message_fields& f) {
         auto encoded = detail::base64_encode(normalized);
         for (std::size_t i = 0; i < encoded.size(); i += 76) m += encoded.substr(i, 76) + "\r\n";
     }
+    m.shrink_to_fit();  // held by every test in flight until DATA: no slack from the appends
     return m;
 }
 

@@ -127,6 +127,7 @@ boost::asio::awaitable<void> drive_dialog(Transport& t, dialog& d, driver_contex
         for (const auto& line : step.transcript) ctx.note('C', line);
         if (!step.bytes.empty()) {
             auto ec = co_await t.write(step.bytes);
+            std::string().swap(step.bytes);  // sent: not kept while the reply is awaited
             if (ec && step.what != dialog_step::kind::finish) {
                 d.on_connection_lost();
                 break;
