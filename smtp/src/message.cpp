@@ -71,13 +71,23 @@ std::vector<std::string> lines_of(std::string_view text, std::size_t max_len) {
 }  // namespace
 
 std::string random_message_id() {
-    unsigned char bytes[16];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+    // OpenSSL's RAND_bytes checks for a fork (a getpid system call) on every call, twice per
+    // test: ids are drawn 32 at a time. (A forked child would repeat the rest of a pool; the
+    // server does not fork.)
+    thread_local unsigned char pool[16 * 32];
+    thread_local std::size_t used = sizeof pool;
+    if (used == sizeof pool) {
+        if (RAND_bytes(pool, sizeof pool) != 1) throw std::runtime_error("RAND_bytes failed");
+        used = 0;
+    }
+    const unsigned char* bytes = pool + used;
+    used += 16;
     static constexpr char hex[] = "0123456789abcdef";
     std::string out;
-    for (unsigned char b : bytes) {
-        out += hex[b >> 4];
-        out += hex[b & 15];
+    out.reserve(32);
+    for (std::size_t i = 0; i < 16; ++i) {
+        out += hex[bytes[i] >> 4];
+        out += hex[bytes[i] & 15];
     }
     return out;
 }

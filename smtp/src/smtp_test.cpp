@@ -19,6 +19,8 @@
 #include <openssl/x509v3.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <variant>
 
 namespace smtpcheck::smtp {
@@ -204,7 +206,26 @@ bool wrong_tls_version(const error_code& ec) {
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-    ctx->set_default_verify_paths();
+    // The system store, as set_default_verify_paths() names it (SSL_CERT_FILE and SSL_CERT_DIR
+    // honoured), but without its third source: OpenSSL 3.0 also adds the directory as an
+    // OSSL_STORE lookup, which reads the whole directory on every verification that looks
+    // for an issuer (openssl/openssl#21067, fixed in 3.4 by #24140). The file is loaded into
+    // memory once; the directory stays a hashed-name lookup.
+    auto from_env = [](const char* name, const char* fallback) {
+        const char* v = std::getenv(name);
+        return std::string(v && *v ? v : fallback);
+    };
+    const std::string file = from_env(X509_get_default_cert_file_env(), X509_get_default_cert_file());
+    const std::string dir = from_env(X509_get_default_cert_dir_env(), X509_get_default_cert_dir());
+    std::error_code fs_error;
+    const bool have_file = std::filesystem::is_regular_file(file, fs_error);
+    const bool have_dir = std::filesystem::is_directory(dir, fs_error);
+    if ((!have_file && !have_dir) ||
+        SSL_CTX_load_verify_locations(ctx->native_handle(), have_file ? file.c_str() : nullptr,
+                                      have_dir ? dir.c_str() : nullptr) != 1) {
+        ERR_clear_error();
+        ctx->set_default_verify_paths();
+    }
     if (!ca_file.empty()) {
         error_code ec;
         ctx->load_verify_file(ca_file, ec);
@@ -504,8 +525,7 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
     conclude(report, d, transport, *conn, uri, ctx, cancelled());
     report.total_ms = ctx.elapsed_ms();
     error_code ignored;
-    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
-    conn->socket.close(ignored);
+    conn->socket.close(ignored);  // after QUIT: the FIN of close() is all the server needs
     co_return std::move(report);
 }
 
