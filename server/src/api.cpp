@@ -167,6 +167,7 @@ struct test_to_run {
     smtp::test_request test;
     serialization::language_choice lang;
     serialization::media_type media;
+    std::optional<std::string> select;  ///< $select of the target
 };
 
 // Before the test: the body decoded and the limits passed (the test then counts as in
@@ -199,11 +200,11 @@ std::variant<test_to_run, response> prepare_test(test_endpoint& ep, const reques
         return r;
     }
     return test_to_run{{std::move(body.smtp_uri).value_or(""), std::move(body.from).value_or(""), body.use_stored_password},
-                       std::move(lang), media};
+                       std::move(lang), media, serialization::select_parameter(req.target())};
 }
 
 // After the test: counted, logged when slow, answered.
-response answer_test(test_endpoint& ep, const request_context& ctx, const request& req, const test_to_run& t,
+response answer_test(test_endpoint& ep, const request_context& ctx, const test_to_run& t,
                      const smtp::test_report& report, bool diagnose) {
     ep.counters->record_test(report.success ? smtp::outcome_code::none : report.code);
     if (report.total_ms > static_cast<double>(ep.slow_threshold.count()) && ep.log) {
@@ -218,7 +219,7 @@ response answer_test(test_endpoint& ep, const request_context& ctx, const reques
         diagnose ? serialization::document{"SmtpTestReport",
                                            smtp::report_to_json(report, message, report_hint(report, t.lang, ep.texts))}
                  : result_document(report, message);
-    if (auto select = serialization::select_parameter(req.target())) serialization::apply_select(doc.body, *select);
+    if (t.select) serialization::apply_select(doc.body, *t.select);
     return response{http::status::ok, serialization::content_type_of(t.media), serialization::write(doc, t.media), {},
                     false};
 }
@@ -228,6 +229,9 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     auto prepared = prepare_test(*ep, ctx, req);
     if (auto* refusal = std::get_if<response>(&prepared)) co_return std::move(*refusal);
     auto& t = std::get<test_to_run>(prepared);
+    // Everything needed from the request is in `t` now: its header fields and body are given
+    // back for the seconds the test may take (P3: memory per test in flight).
+    req = request{};
     struct in_flight_guard {
         std::atomic<std::size_t>& n;
         ~in_flight_guard() { --n; }
@@ -237,7 +241,7 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     auto settings = ep->settings_for(t.lang.language);  // the message in the caller's language
     std::function<void()> before_network = ctx.watch_for_disconnect;
     smtp::test_report report = co_await smtp::run_test(executor, std::move(t.test), std::move(settings), std::move(before_network));
-    co_return answer_test(*ep, ctx, req, t, report, diagnose);
+    co_return answer_test(*ep, ctx, t, report, diagnose);
 }
 
 asio::awaitable<response> describe_test_smtp_server(serialization::media_type media) {

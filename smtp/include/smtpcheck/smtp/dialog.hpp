@@ -8,7 +8,9 @@
 #include "smtpcheck/smtp/reply.hpp"
 #include "smtpcheck/smtp/smtp_uri.hpp"
 
-#include <deque>
+#include <array>
+#include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -92,7 +94,27 @@ private:
     std::string mechanism_;
     int auth_round_ = 0;
     bool auth_ok_ = false;
-    std::deque<state> pipelined_;  ///< replies still due for commands written together
+    /// Replies still due for commands written together (at most MAIL, RCPT, DATA). A fixed
+    /// queue: a std::deque allocated 1 KiB for these three entries in every test in flight.
+    class pending_replies {
+    public:
+        bool empty() const { return head_ == size_; }
+        void pop_front() { head_ = static_cast<std::uint8_t>(head_ + (head_ < size_ ? 1 : 0)); }
+        void clear() { head_ = size_ = 0; }
+        void push_back(state s) {
+            if (size_ < items_.size()) items_[size_++] = s;
+        }
+        pending_replies& operator=(std::initializer_list<state> states) {
+            clear();
+            for (auto s : states) push_back(s);
+            return *this;
+        }
+
+    private:
+        std::array<state, 3> items_{};
+        std::uint8_t head_ = 0, size_ = 0;
+    };
+    pending_replies pipelined_;
 };
 
 namespace detail {
