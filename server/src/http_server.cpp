@@ -414,15 +414,19 @@ awaitable<void> write_all(Stream& stream, const std::string& bytes, milliseconds
 // client that closes (a peek that reads 0 bytes) cancels the handler, and with it the SMTP
 // test it is waiting for. Bytes that arrive (a pipelined request, TLS records) end the watch.
 template <class Stream>
-awaitable<void> watch_for_disconnect(std::shared_ptr<connection<Stream>> conn, std::shared_ptr<bool> active) {
+void watch_for_disconnect(std::shared_ptr<connection<Stream>> conn, std::shared_ptr<bool> active) {
+    // A plain completion handler, not a coroutine: one of these waits per test in flight, and
+    // a spawned coroutine costs two frames (P3).
     auto& socket = beast::get_lowest_layer(conn->stream).socket();
-    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, use_tuple);
-    if (ec || !*active) co_return;
-    char byte;
-    error_code peek_ec;
-    auto n = socket.receive(asio::buffer(&byte, 1), asio::socket_base::message_peek, peek_ec);
-    if ((n == 0 && !peek_ec) || peek_ec == asio::error::eof || peek_ec == asio::error::connection_reset)
-        if (*active) conn->cancel.emit(asio::cancellation_type::terminal);
+    socket.async_wait(asio::socket_base::wait_read, [conn, active](error_code ec) {
+        if (ec || !*active) return;
+        auto& s = beast::get_lowest_layer(conn->stream).socket();
+        char byte;
+        error_code peek_ec;
+        auto n = s.receive(asio::buffer(&byte, 1), asio::socket_base::message_peek, peek_ec);
+        if ((n == 0 && !peek_ec) || peek_ec == asio::error::eof || peek_ec == asio::error::connection_reset)
+            if (*active) conn->cancel.emit(asio::cancellation_type::terminal);
+    });
 }
 
 // The request's Origin when server.cors_origins lists it (compared case-insensitively).
@@ -609,8 +613,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                             if (watching) return;
                             buffer.shrink_to_fit();  // give the idle read buffer back meanwhile
                             watching = std::make_shared<bool>(true);
-                            asio::co_spawn(lowest.get_executor(), watch_for_disconnect(conn, watching),
-                                           asio::detached);
+                            watch_for_disconnect(conn, watching);
                         };
                         if (match.handler->cancel_on_disconnect && buffer.size() == 0)
                             // One pointer: fits std::function's own storage, no allocation.
