@@ -389,7 +389,7 @@ dialog make_dialog(const validated& v, const test_settings& settings, connection
 template <class Finish>
 void implicit_tls_failed(test_report& report, const tcp_transport& transport, const connection_state& conn,
                          const smtp_uri& uri, const error_code& ec, Finish& finish) {
-    report.tls = transport.describe("implicit");
+    report.tls = std::make_shared<const tls_info>(transport.describe("implicit"));
     if (conn.verify_error != X509_V_OK) {
         finish(outcome_code::tls_cert_invalid, phase::starttls, verify_error_text(conn.verify_error));
         return;
@@ -407,7 +407,7 @@ void conclude(test_report& report, const dialog& d, const tcp_transport& transpo
     if (d.greeting()) report.greeting = d.greeting()->first_line();
     report.extensions = d.server_capabilities().extensions;
     if (transport.tls_active() || transport.handshake_error())
-        report.tls = transport.describe(uri.mode == tls_mode::implicit ? "implicit" : "starttls");
+        report.tls = std::make_shared<const tls_info>(transport.describe(uri.mode == tls_mode::implicit ? "implicit" : "starttls"));
     if (d.auth_attempted()) {
         report.auth_mechanism = d.auth_mechanism();
         report.auth_succeeded = d.auth_succeeded();
