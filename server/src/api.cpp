@@ -87,8 +87,9 @@ asio::awaitable<std::optional<response>> authenticate(guard g, request_context& 
 struct test_endpoint {
     smtp::test_settings settings;
     /// `settings` with the test message in each catalog's language, made once: a test holds
-    /// these instead of a copy of its own.
-    std::map<std::string, std::shared_ptr<const smtp::test_settings>, std::less<>> by_language;
+    /// these instead of a copy of its own. TestSmtpServer's keep no transcript (its answer
+    /// never shows one); Diagnose's do.
+    std::map<std::string, std::shared_ptr<const smtp::test_settings>, std::less<>> by_language, diagnose_by_language;
     std::size_t max_concurrent = 10000;
     unsigned per_user_per_minute = 0;
     std::chrono::milliseconds slow_threshold{5000};
@@ -108,12 +109,16 @@ struct test_endpoint {
             auto s = std::make_shared<smtp::test_settings>(settings);
             s->subject = texts.text(language, "message", "subject");
             s->body = texts.text(language, "message", "body");
-            by_language[language] = std::move(s);
+            diagnose_by_language[language] = s;
+            auto quiet = std::make_shared<smtp::test_settings>(*s);
+            quiet->keep_transcript = false;
+            by_language[language] = std::move(quiet);
         }
     }
-    std::shared_ptr<const smtp::test_settings> settings_for(std::string_view language) const {
-        auto it = by_language.find(language);
-        if (it == by_language.end()) it = by_language.find(std::string_view("en"));
+    std::shared_ptr<const smtp::test_settings> settings_for(std::string_view language, bool diagnose) const {
+        const auto& table = diagnose ? diagnose_by_language : by_language;
+        auto it = table.find(language);
+        if (it == table.end()) it = table.find(std::string_view("en"));
         return it->second;
     }
 
@@ -238,7 +243,7 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     } counted{ep->counters->tests_in_flight};
 
     auto executor = co_await asio::this_coro::executor;
-    auto settings = ep->settings_for(t.lang.language);  // the message in the caller's language
+    auto settings = ep->settings_for(t.lang.language, diagnose);  // the message in the caller's language
     std::function<void()> before_network = ctx.watch_for_disconnect;
     smtp::test_report report = co_await smtp::run_test(executor, std::move(t.test), std::move(settings), std::move(before_network));
     co_return answer_test(*ep, ctx, t, report, diagnose);

@@ -41,6 +41,9 @@ struct test_settings {
     bool tls_verify = true;
     destination_rules destinations;
     reply_limits reply_bounds;
+    /// false: report.transcript stays empty, for callers that never show it (TestSmtpServer),
+    /// saving its lines' memory and copies in every test.
+    bool keep_transcript = true;
     std::size_t max_transcript_lines = 200;
     std::size_t max_transcript_line = 512;
     std::string subject = "SMTP settings test";

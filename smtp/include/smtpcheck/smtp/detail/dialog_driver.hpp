@@ -26,6 +26,7 @@ public:
                    std::chrono::steady_clock::time_point started)
         : parser_(settings.reply_bounds),
           limits_(settings.reply_bounds),
+          keep_(settings.keep_transcript),
           max_lines_(settings.max_transcript_lines),
           max_line_(settings.max_transcript_line),
           report_(report),
@@ -37,6 +38,7 @@ public:
     }
 
     void note(char dir, std::string_view line) {
+        if (!keep_) return;
         auto& t = report_.transcript;
         if (t.size() > max_lines_) return;
         if (t.size() == max_lines_) {
@@ -47,6 +49,8 @@ public:
         if (line.size() > max_line_) text += "...";
         t.push_back({elapsed_ms(), dir, std::move(text)});
     }
+
+    bool keeps_transcript() const { return keep_; }
 
     /// Closes the running phase's timing when the phase changes.
     void enter(phase p) {
@@ -76,6 +80,7 @@ public:
 
 private:
     reply_limits limits_;
+    bool keep_;
     std::size_t max_lines_, max_line_;
     test_report& report_;
     std::chrono::steady_clock::time_point started_, phase_started_;
@@ -83,6 +88,7 @@ private:
 };
 
 inline void note_server_bytes(driver_context& ctx, std::string_view bytes) {
+    if (!ctx.keeps_transcript()) return;
     for (char c : bytes) {
         if (c == '\n') {
             if (!ctx.server_partial.empty() && ctx.server_partial.back() == '\r') ctx.server_partial.pop_back();
