@@ -95,13 +95,15 @@ asio::awaitable<void> raw_worker(tcp::endpoint at, bool one_at_a_time, tally& t)
     }
 }
 
-asio::awaitable<void> engine_worker(std::string uri, smtpcheck::smtp::test_settings settings, tally& t) {
+asio::awaitable<void> engine_worker(std::string uri, std::shared_ptr<const smtpcheck::smtp::test_settings> settings,
+                                    tally& t) {
     auto ex = co_await asio::this_coro::executor;
     while (std::chrono::steady_clock::now() < t.until) {
         // A named request: GCC 12 destroys a braced temporary inside co_await twice.
         smtpcheck::smtp::test_request request{uri, "bench@example.com", false};
         auto start = std::chrono::steady_clock::now();
-        auto report = co_await smtpcheck::smtp::run_test(ex, std::move(request), settings);
+        // Shared settings, as the endpoint runs its tests.
+        auto report = co_await smtpcheck::smtp::run_test(ex, std::move(request), settings, {});
         timed(t, start, report.success);
     }
 }
@@ -141,12 +143,14 @@ int main(int argc, char** argv) {
     settings.test_recipient = "sink@example.com";
     settings.tls = smtpcheck::smtp::make_client_tls_context({});
     settings.tls_verify = !insecure;
+    settings.keep_transcript = false;  // as TestSmtpServer runs the engine (the raw client keeps none either)
+    auto shared = std::make_shared<const smtpcheck::smtp::test_settings>(std::move(settings));
     if (uri.empty()) uri = "smtp://127.0.0.1:" + std::to_string(port);
     for (int i = 0; i < concurrency; ++i) {
         if (client == "raw")
             asio::co_spawn(io, raw_worker({asio::ip::make_address("127.0.0.1"), port}, one_at_a_time, t), asio::detached);
         else
-            asio::co_spawn(io, engine_worker(uri, settings, t), asio::detached);
+            asio::co_spawn(io, engine_worker(uri, shared, t), asio::detached);
     }
     io.run();
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
