@@ -139,16 +139,50 @@ struct test_endpoint {
     }
 };
 
+// The headers a test reads, found in one pass over the fields: each lookup by name in
+// Beast's fields is a case-insensitive tree search (six of them cost about 1.8k instructions
+// per request). The first of a repeated field counts, as with operator[].
+struct test_headers {
+    std::string_view accept, accept_language, content_type, so_language, so_culture, so_timezone;
+    std::string_view content_length, transfer_encoding;
+};
+
+test_headers headers_of(const http::fields& req) {
+    test_headers h;
+    auto first = [](std::string_view& slot, std::string_view value) {
+        if (slot.data() == nullptr) slot = value;
+    };
+    for (const auto& f : req) {
+        switch (f.name()) {
+        case http::field::accept: first(h.accept, f.value()); break;
+        case http::field::accept_language: first(h.accept_language, f.value()); break;
+        case http::field::content_type: first(h.content_type, f.value()); break;
+        case http::field::content_length: first(h.content_length, f.value()); break;
+        case http::field::transfer_encoding: first(h.transfer_encoding, f.value()); break;
+        case http::field::unknown: {
+            const auto name = f.name_string();
+            if (boost::beast::iequals(name, "SO-Language")) first(h.so_language, f.value());
+            else if (boost::beast::iequals(name, "SO-Culture")) first(h.so_culture, f.value());
+            else if (boost::beast::iequals(name, "SO-TimeZone")) first(h.so_timezone, f.value());
+            break;
+        }
+        default: break;
+        }
+    }
+    return h;
+}
+
 // The header checks of a test route: the caller first, then a body type we can read (415
 // before any 100 Continue).
 asio::awaitable<std::optional<response>> check_test_request(guard g, request_context& ctx, const request_header& h) {
     if (auto refused = co_await authenticate(g, ctx, h)) co_return refused;
-    bool has_body = h.count(http::field::transfer_encoding) ||
-                    (h.count(http::field::content_length) && h[http::field::content_length] != "0");
+    const auto fields = headers_of(h);
+    const bool has_body = fields.transfer_encoding.data() != nullptr ||
+                          (fields.content_length.data() != nullptr && fields.content_length != "0");
     if (has_body) {
-        if (auto e = serialization::check_content_type(h[http::field::content_type]))
+        if (auto e = serialization::check_content_type(fields.content_type))
             co_return error_response(http::status::unsupported_media_type, g.words(h, "UnsupportedMediaType", e->message),
-                                     "request", serialization::negotiate(h[http::field::accept]));
+                                     "request", serialization::negotiate(fields.accept));
     }
     co_return std::nullopt;
 }
@@ -163,35 +197,6 @@ serialization::document result_document(const smtp::test_report& report, const s
     return {"SmtpTestResult", std::move(body)};
 }
 
-// The headers a test reads, found in one pass over the fields: each lookup by name in
-// Beast's fields is a case-insensitive tree search (six of them cost about 1.8k instructions
-// per request). The first of a repeated field counts, as with operator[].
-struct test_headers {
-    std::string_view accept, accept_language, content_type, so_language, so_culture, so_timezone;
-};
-
-test_headers headers_of(const request& req) {
-    test_headers h;
-    auto first = [](std::string_view& slot, std::string_view value) {
-        if (slot.data() == nullptr) slot = value;
-    };
-    for (const auto& f : req) {
-        switch (f.name()) {
-        case http::field::accept: first(h.accept, f.value()); break;
-        case http::field::accept_language: first(h.accept_language, f.value()); break;
-        case http::field::content_type: first(h.content_type, f.value()); break;
-        case http::field::unknown: {
-            const auto name = f.name_string();
-            if (boost::beast::iequals(name, "SO-Language")) first(h.so_language, f.value());
-            else if (boost::beast::iequals(name, "SO-Culture")) first(h.so_culture, f.value());
-            else if (boost::beast::iequals(name, "SO-TimeZone")) first(h.so_timezone, f.value());
-            break;
-        }
-        default: break;
-        }
-    }
-    return h;
-}
 
 // run_smtp_test is split like smtp::run_test: GCC 12 keeps every local and temporary of a
 // coroutine in its frame for the whole test, so what happens before and after the test
