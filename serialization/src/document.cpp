@@ -96,11 +96,12 @@ media_type negotiate(std::string_view accept) {
         }
         ranges.push_back(r);
     }
+    if (ranges.empty()) return media_type::json;  // no Accept (the usual API client)
     media_type best = media_type::json;
     double best_q = 0;
     for (const auto& [m, name] : types) {
         auto slash = name.find('/');
-        std::string type(name.substr(0, slash)), subtype(name.substr(slash + 1));
+        const std::string_view type = name.substr(0, slash), subtype = name.substr(slash + 1);
         int specificity = -1;
         double q = 0;
         for (const auto& r : ranges) {
