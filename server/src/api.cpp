@@ -77,11 +77,15 @@ struct guard {
     }
 };
 
-asio::awaitable<std::optional<response>> authenticate(guard g, request_context& ctx, const request_header& h) {
-    auto v = co_await g.authenticator->check(h, std::string(ctx.peer), ctx.remembered);
-    if (v.what != auth::verdict::kind::ok) co_return g.refusal(v, ctx, h);
+// A verdict into the request: the caller's name, or the refusal to send.
+std::optional<response> admit(const guard& g, const auth::verdict& v, request_context& ctx, const request_header& h) {
+    if (v.what != auth::verdict::kind::ok) return g.refusal(v, ctx, h);
     ctx.principal = v.principal;
-    co_return std::nullopt;
+    return std::nullopt;
+}
+
+asio::awaitable<std::optional<response>> authenticate(guard g, request_context& ctx, const request_header& h) {
+    co_return admit(g, co_await g.authenticator->check(h, std::string(ctx.peer), ctx.remembered), ctx, h);
 }
 
 // What POST TestSmtpServer and Diagnose share: settings made once, the limits of SPEC 3.6/7.
@@ -175,7 +179,9 @@ test_headers headers_of(const http::fields& req) {
 // The header checks of a test route: the caller first, then a body type we can read (415
 // before any 100 Continue).
 asio::awaitable<std::optional<response>> check_test_request(guard g, request_context& ctx, const request_header& h) {
-    if (auto refused = co_await authenticate(g, ctx, h)) co_return refused;
+    // The authenticator directly, not through authenticate(): one coroutine frame fewer per request.
+    if (auto refused = admit(g, co_await g.authenticator->check(h, std::string(ctx.peer), ctx.remembered), ctx, h))
+        co_return refused;
     const auto fields = headers_of(h);
     const bool has_body = fields.transfer_encoding.data() != nullptr ||
                           (fields.content_length.data() != nullptr && fields.content_length != "0");
