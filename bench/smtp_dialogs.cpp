@@ -1,11 +1,14 @@
 // Dialogs per second against an SMTP server on 127.0.0.1, by two clients in the same binary:
 //   --client engine: smtpcheck::smtp::run_test, the whole test with its report
 //   --client raw:    the bare dialog (greeting, EHLO, MAIL/RCPT/DATA pipelined, message, QUIT)
-//                    with nothing else: the ceiling
+//                    with nothing else: the ceiling. Its message is one made once by the
+//                    engine's composer (the same headers and lines as a test's), so the
+//                    server does the same work for both clients.
 // usage: smtp_dialogs --client engine|raw --port P [--concurrency N] [--seconds S]
 //                     [--uri URI] [--insecure]   (engine only: another URI, e.g. STARTTLS + AUTH)
 //                     [--one-at-a-time]          (raw only: no pipelining, one command per round trip)
 // Prints dialogs per second and the median time of one dialog.
+#include "smtpcheck/smtp/message.hpp"
 #include "smtpcheck/smtp/smtp_test.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -60,7 +63,7 @@ asio::awaitable<int> read_reply(tcp::socket& s, std::string& buf) {
     }
 }
 
-asio::awaitable<bool> raw_dialog(tcp::endpoint at, bool one_at_a_time) {
+asio::awaitable<bool> raw_dialog(tcp::endpoint at, bool one_at_a_time, const std::string& message) {
     tcp::socket s(co_await asio::this_coro::executor);
     auto [cec] = co_await s.async_connect(at, use_tuple);
     if (cec) co_return false;
@@ -81,16 +84,16 @@ asio::awaitable<bool> raw_dialog(tcp::endpoint at, bool one_at_a_time) {
         if (co_await read_reply(s, buf) != 250 || co_await read_reply(s, buf) != 250 || co_await read_reply(s, buf) != 354)
             co_return false;
     }
-    if (!co_await say("Subject: bench\r\n\r\nhello\r\n.\r\n") || co_await read_reply(s, buf) != 250) co_return false;
+    if (!co_await say(message) || co_await read_reply(s, buf) != 250) co_return false;
     if (!co_await say("QUIT\r\n")) co_return false;
     co_await read_reply(s, buf);
     co_return true;
 }
 
-asio::awaitable<void> raw_worker(tcp::endpoint at, bool one_at_a_time, tally& t) {
+asio::awaitable<void> raw_worker(tcp::endpoint at, bool one_at_a_time, const std::string& message, tally& t) {
     while (std::chrono::steady_clock::now() < t.until) {
         auto start = std::chrono::steady_clock::now();
-        bool ok = co_await raw_dialog(at, one_at_a_time);
+        bool ok = co_await raw_dialog(at, one_at_a_time, message);
         timed(t, start, ok);
     }
 }
@@ -146,9 +149,25 @@ int main(int argc, char** argv) {
     settings.keep_transcript = false;  // as TestSmtpServer runs the engine (the raw client keeps none either)
     auto shared = std::make_shared<const smtpcheck::smtp::test_settings>(std::move(settings));
     if (uri.empty()) uri = "smtp://127.0.0.1:" + std::to_string(port);
+    // The raw client's message: what a test sends, composed once (ids fixed), with the final dot.
+    std::string message;
+    {
+        smtpcheck::smtp::message_fields fields;
+        fields.from = "bench@example.com";
+        fields.to = shared->test_recipient;
+        fields.subject = shared->subject;
+        fields.body = shared->body;
+        for (auto [key, value] : {std::pair<std::string_view, std::string_view>{"{from}", fields.from},
+                                  {"{test_id}", "0123456789abcdef"}})
+            if (auto at = fields.body.find(key); at != std::string::npos) fields.body.replace(at, key.size(), value);
+        fields.message_id = smtpcheck::smtp::random_message_id();
+        fields.date = std::chrono::system_clock::now();
+        message = smtpcheck::smtp::compose_message(fields) + ".\r\n";
+    }
     for (int i = 0; i < concurrency; ++i) {
         if (client == "raw")
-            asio::co_spawn(io, raw_worker({asio::ip::make_address("127.0.0.1"), port}, one_at_a_time, t), asio::detached);
+            asio::co_spawn(io, raw_worker({asio::ip::make_address("127.0.0.1"), port}, one_at_a_time, message, t),
+                           asio::detached);
         else
             asio::co_spawn(io, engine_worker(uri, shared, t), asio::detached);
     }
