@@ -57,6 +57,7 @@ struct connection_base : std::enable_shared_from_this<connection_base> {
     /// request's handler is waiting for.
     asio::cancellation_signal cancel;
     auth::remembered_credential remembered;  ///< see request_context::remembered
+    char peek_byte = 0;  ///< where the disconnect watch peeks
 };
 
 template <class Stream>
@@ -416,17 +417,17 @@ awaitable<void> write_all(Stream& stream, const std::string& bytes, milliseconds
 template <class Stream>
 void watch_for_disconnect(std::shared_ptr<connection<Stream>> conn, std::shared_ptr<bool> active) {
     // A plain completion handler, not a coroutine: one of these waits per test in flight, and
-    // a spawned coroutine costs two frames (P3).
+    // a spawned coroutine costs two frames (P3). A one-byte receive with MSG_PEEK, not
+    // async_wait(wait_read): with two threads (strands) the wait-and-cancel stalled the
+    // reactor for seconds now and then (bench/notes.md); a peeking read op does not. The
+    // peeked byte stays in the socket for the next request.
     auto& socket = beast::get_lowest_layer(conn->stream).socket();
-    socket.async_wait(asio::socket_base::wait_read, [conn, active](error_code ec) {
-        if (ec || !*active) return;
-        auto& s = beast::get_lowest_layer(conn->stream).socket();
-        char byte;
-        error_code peek_ec;
-        auto n = s.receive(asio::buffer(&byte, 1), asio::socket_base::message_peek, peek_ec);
-        if ((n == 0 && !peek_ec) || peek_ec == asio::error::eof || peek_ec == asio::error::connection_reset)
-            if (*active) conn->cancel.emit(asio::cancellation_type::terminal);
-    });
+    socket.async_receive(asio::buffer(&conn->peek_byte, 1), asio::socket_base::message_peek,
+                         [conn, active](error_code ec, std::size_t n) {
+                             if (!*active || ec == asio::error::operation_aborted) return;
+                             if ((!ec && n == 0) || ec == asio::error::eof || ec == asio::error::connection_reset)
+                                 conn->cancel.emit(asio::cancellation_type::terminal);
+                         });
 }
 
 // The request's Origin when server.cors_origins lists it (compared case-insensitively).
