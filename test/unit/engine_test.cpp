@@ -141,6 +141,22 @@ BOOST_AUTO_TEST_CASE(a_fault_at_every_operation_ends_in_the_right_outcome) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_transcript_is_kept_only_when_asked_for) {
+    // Diagnose shows the transcript; TestSmtpServer never does and runs with keep_transcript off.
+    for (bool keep : {true, false}) {
+        test_settings settings;
+        settings.keep_transcript = keep;
+        test_report report;
+        detail::driver_context ctx(settings, report, std::chrono::steady_clock::now());
+        ctx.note('C', "EHLO [127.0.0.1]");
+        detail::note_server_bytes(ctx, "250-smtp.example.com\r\n250 PIPELINING\r\n");
+        ctx.enter(phase::ehlo);
+        ctx.close_phase();
+        BOOST_TEST(report.transcript.size() == (keep ? 3u : 0u), "keep_transcript=" << keep);
+        BOOST_TEST(report.timings.size() == 1u);  // the phase timings are kept either way
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_cancelled_test_ends_at_once) {
     asio::io_context io;
     // A tarpit: accepts and never speaks.
