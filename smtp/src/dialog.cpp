@@ -29,6 +29,12 @@ namespace {
 bool is_ascii(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x80; });
 }
+
+// Checked where a command is written, whatever validated its parts before: a CR, LF or NUL in
+// an EHLO name, a mailbox or a user name would end the command and start one of the caller's.
+bool safe_on_wire(std::string_view line) {
+    return line.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
 }  // namespace
 
 dialog::dialog(dialog_settings settings) : s_(std::move(settings)) {}
@@ -40,7 +46,19 @@ dialog_step dialog::start(bool tls_active) {
     return {dialog_step::kind::read, {}, {}};
 }
 
+outcome_code dialog::unsafe_text_outcome() const {
+    switch (state_) {
+    case state::mail: return outcome_code::from_invalid;
+    case state::ehlo:
+    case state::helo:
+    case state::ehlo_after_tls:
+    case state::auth: return outcome_code::uri_invalid;
+    default: return outcome_code::protocol_error;
+    }
+}
+
 dialog_step dialog::write_read(std::string line, std::string shown) {
+    if (!safe_on_wire(line)) return fail(unsafe_text_outcome(), std::nullopt);
     dialog_step step{dialog_step::kind::write_read, line + "\r\n", {}};
     step.transcript.push_back(shown.empty() ? std::move(line) : std::move(shown));
     return step;
@@ -244,6 +262,8 @@ dialog_step dialog::begin_transaction() {
     }
     std::string rcpt = "RCPT TO:<" + s_.recipient + ">";
     if (!caps_.pipelining) return write_read(mail);
+    if (!safe_on_wire(mail)) return fail(outcome_code::from_invalid, std::nullopt);
+    if (!safe_on_wire(rcpt)) return fail(outcome_code::protocol_error, std::nullopt);
 
     // PIPELINING (RFC 2920): MAIL, RCPT and DATA in one write, their replies read in turn.
     dialog_step step{dialog_step::kind::write_read, mail + "\r\n" + rcpt + "\r\n", {mail, rcpt}};

@@ -104,6 +104,18 @@ bool is_quoted_string(std::string_view s) {
     return true;
 }
 
+// RFC 5321 4.1.3: an address literal's text is an IPv4 dotted quad or IPv6 hex and colons
+// (with an embedded IPv4 tail), nothing else. Asio's make_address also takes a "%zone" suffix
+// of any text, which let CR LF through into EHLO and MAIL FROM (issue 11).
+bool is_address_literal(std::string_view inner, bool v6) {
+    if (inner.empty() || inner.size() > 45) return false;
+    for (unsigned char c : inner)
+        if (!std::isxdigit(c) && c != '.' && c != ':') return false;
+    boost::system::error_code ec;
+    auto addr = boost::asio::ip::make_address(inner, ec);
+    return !ec && addr.is_v6() == v6;
+}
+
 }  // namespace
 
 std::optional<std::string> to_ascii_host(std::string_view utf8_name) {
@@ -220,12 +232,11 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
         if (!ehlo || name.find('/') != std::string::npos)
             return invalid("the path of SmtpUri must be one EHLO name, such as /mail.example.com");
         auto ascii = to_ascii_host(name);
-        boost::system::error_code ec;
         if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
             auto inner = std::string_view(name).substr(1, name.size() - 2);
-            if (inner.starts_with("IPv6:")) inner.remove_prefix(5);
-            (void)boost::asio::ip::make_address(inner, ec);
-            if (ec) return invalid("the EHLO address literal in SmtpUri is not an address");
+            bool v6 = inner.starts_with("IPv6:");
+            if (v6) inner.remove_prefix(5);
+            if (!is_address_literal(inner, v6)) return invalid("the EHLO address literal in SmtpUri is not an address");
             out.ehlo_domain = name;
         } else if (ascii) {
             out.ehlo_domain = *ascii;
@@ -251,9 +262,7 @@ std::variant<std::string, invalid_input> parse_mailbox(std::string_view text) {
         auto inner = domain.substr(1, domain.size() - 2);
         bool v6 = inner.starts_with("IPv6:");
         if (v6) inner.remove_prefix(5);
-        boost::system::error_code ec;
-        auto addr = boost::asio::ip::make_address(inner, ec);
-        if (ec || addr.is_v6() != v6) return invalid("the address literal in From is not an address");
+        if (!is_address_literal(inner, v6)) return invalid("the address literal in From is not an address");
         return std::string(text);
     }
     auto ascii = to_ascii_host(domain);

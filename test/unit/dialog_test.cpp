@@ -289,4 +289,35 @@ BOOST_AUTO_TEST_CASE(a_utf8_sender_needs_smtputf8) {
     BOOST_TEST(run.written.find("MAIL FROM:<jörg@example.com> SMTPUTF8\r\n") != std::string::npos);
 }
 
+// Issue 11: whatever validated them before, texts with CR, LF or NUL never reach the wire.
+BOOST_AUTO_TEST_CASE(a_line_with_cr_lf_or_nul_is_refused_where_it_would_be_written) {
+    {
+        auto s = base();
+        s.ehlo_domain = "[IPv6:::1%\r\nRCPT TO:<victim@example.com>]";
+        dialog d(s);
+        auto run = play(d, {greeting, ehlo_plain, ok, ok, go_ahead, ok, bye});
+        BOOST_TEST(run.written.find("RCPT") == std::string::npos);
+        BOOST_TEST(run.written.find("EHLO") == std::string::npos);
+        BOOST_TEST((d.outcome() == outcome_code::uri_invalid));
+        BOOST_TEST(!d.succeeded());
+    }
+    for (const std::string& ehlo : {ehlo_plain, std::string("250-mx.example.com\r\n250 PIPELINING\r\n")}) {
+        auto s = base();
+        s.from = std::string("jane@example.com> SIZE=1\r\nRCPT TO:<victim@example.com", 53);
+        dialog d(s);
+        auto run = play(d, {greeting, ehlo, ok, ok, go_ahead, ok, bye});
+        BOOST_TEST(run.written.find("MAIL FROM") == std::string::npos);
+        BOOST_TEST(run.written.find("victim") == std::string::npos);
+        BOOST_TEST((d.outcome() == outcome_code::from_invalid));
+    }
+    {
+        auto s = base();
+        s.from = std::string("jane@exa\0mple.com", 17);
+        dialog d(s);
+        auto run = play(d, {greeting, ehlo_plain, ok, ok, go_ahead, ok, bye});
+        BOOST_TEST(run.written.find("MAIL FROM") == std::string::npos);
+        BOOST_TEST((d.outcome() == outcome_code::from_invalid));
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -106,4 +106,19 @@ BOOST_AUTO_TEST_CASE(from_must_be_exactly_one_mailbox) {
     BOOST_TEST(mailbox(std::string(65, 'a') + "@example.com").starts_with("refused"));
 }
 
+// Issue 11: Asio's make_address takes "%zone" with any text after it, so a percent-decoded
+// CR LF in an address literal went onto the wire as a command of the caller's.
+BOOST_AUTO_TEST_CASE(address_literals_are_hex_digits_dots_and_colons_only) {
+    BOOST_TEST(refused("smtp://127.0.0.1:2525/%5BIPv6:::1%25%0D%0ARCPT%20TO:%3Cvictim@example.com%3E%5D")
+                   .find("address literal") != std::string::npos);
+    BOOST_TEST(refused("smtp://127.0.0.1/%5BIPv6:fe80::1%25eth0%5D").find("address literal") != std::string::npos);
+    BOOST_TEST(refused("smtp://127.0.0.1/%5BIPv6:192.0.2.1%5D").find("address literal") != std::string::npos);
+    BOOST_TEST(ok("smtp://127.0.0.1/%5BIPv6:2001:db8::1%5D").ehlo_domain == "[IPv6:2001:db8::1]");
+    BOOST_TEST(ok("smtp://127.0.0.1/%5BIPv6:::ffff:192.0.2.1%5D").ehlo_domain == "[IPv6:::ffff:192.0.2.1]");
+    BOOST_TEST(mailbox("a@[IPv6:::1%> SIZE=1 RET=FULL]").starts_with("refused"));
+    BOOST_TEST(mailbox("a@[IPv6:::1%25eth0]").starts_with("refused"));
+    BOOST_TEST(mailbox("a@[IPv6:::1%eth0]").starts_with("refused"));
+    BOOST_TEST(mailbox("a@[192.0.2.1 ]").starts_with("refused"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -73,7 +73,9 @@ private:
         greeting, ehlo, helo, starttls, ehlo_after_tls, auth, mail, rcpt, data, message, rset, quit, done
     };
 
+    /// Refuses (and fails the dialog) a line holding CR, LF or NUL instead of writing it.
     dialog_step write_read(std::string line, std::string shown = {});
+    outcome_code unsafe_text_outcome() const;
     dialog_step fail(outcome_code code, std::optional<reply> r);
     dialog_step after_ehlo();
     dialog_step begin_auth();
