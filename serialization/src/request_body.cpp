@@ -4,13 +4,15 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/property_tree/ptree.hpp>
-#include <boost/property_tree/xml_parser.hpp>
 #include <boost/url/params_view.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <sstream>
+#include <charconv>
+#include <limits>
+#include <new>
+
+#include <expat.h>
 
 namespace smtpcheck::serialization {
 namespace {
@@ -20,7 +22,6 @@ using detail::lower;
 using detail::trim;
 
 namespace json = boost::json;
-namespace pt = boost::property_tree;
 
 
 
@@ -169,16 +170,24 @@ std::optional<std::vector<std::string>> split_pointer(std::string_view p) {
     return tokens;
 }
 
+// RFC 6901 array index: "0" or digits without a leading zero. A number too large for any
+// array is no index at all (std::stoul threw out_of_range for it: a 500, issue 11).
+std::optional<std::size_t> array_index(std::string_view token) {
+    if (token.empty() || token.size() > 9 || (token.size() > 1 && token.front() == '0')) return std::nullopt;
+    std::size_t i = 0;
+    auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), i);
+    if (ec != std::errc{} || end != token.data() + token.size()) return std::nullopt;
+    return i;
+}
+
 json::value* child(json::value& v, const std::string& token) {
     if (v.is_object()) {
         auto it = find_ci(v.as_object(), token);
         return it == v.as_object().end() ? nullptr : &it->value();
     }
     if (v.is_array()) {
-        std::size_t i = 0;
-        if (token.empty() || token.find_first_not_of("0123456789") != std::string::npos) return nullptr;
-        i = std::stoul(token);
-        return i < v.as_array().size() ? &v.as_array()[i] : nullptr;
+        auto i = array_index(token);
+        return i && *i < v.as_array().size() ? &v.as_array()[*i] : nullptr;
     }
     return nullptr;
 }
@@ -216,10 +225,9 @@ bool add_at(json::value& doc, std::string_view pointer, json::value v) {
             a.push_back(std::move(v));
             return true;
         }
-        if (t->last.empty() || t->last.find_first_not_of("0123456789") != std::string::npos) return false;
-        auto i = std::stoul(t->last);
-        if (i > a.size()) return false;
-        a.insert(a.begin() + static_cast<std::ptrdiff_t>(i), std::move(v));
+        auto i = array_index(t->last);
+        if (!i || *i > a.size()) return false;
+        a.insert(a.begin() + static_cast<std::ptrdiff_t>(*i), std::move(v));
         return true;
     }
     return false;
@@ -241,16 +249,69 @@ std::optional<json::value> remove_at(json::value& doc, std::string_view pointer)
         if (!c) return std::nullopt;
         json::value v = *c;
         auto& a = t->parent->as_array();
-        a.erase(a.begin() + static_cast<std::ptrdiff_t>(std::stoul(t->last)));
+        a.erase(a.begin() + static_cast<std::ptrdiff_t>(*array_index(t->last)));
         return v;
     }
     return std::nullopt;
 }
 
-// RFC 6902 applied to the default request document.
-std::variant<json::value, decode_error> json_patch(const json::value& patch) {
+// About the size of a value written as JSON, and its depth, without writing it; the walk
+// stops once it is over `budget` or deeper than the depth limit.
+struct value_measure {
+    std::size_t bytes = 0;
+    std::size_t depth = 0;
+};
+
+void measure(const json::value& v, std::size_t level, std::size_t budget, value_measure& m) {
+    m.depth = std::max(m.depth, level);
+    if (m.bytes > budget || level > max_depth) return;
+    switch (v.kind()) {
+    case json::kind::object:
+        m.bytes += 2;
+        for (const auto& kv : v.get_object()) {
+            m.bytes += kv.key().size() + 4;
+            measure(kv.value(), level + 1, budget, m);
+            if (m.bytes > budget) return;
+        }
+        break;
+    case json::kind::array:
+        m.bytes += 2;
+        for (const auto& x : v.get_array()) {
+            m.bytes += 1;
+            measure(x, level + 1, budget, m);
+            if (m.bytes > budget) return;
+        }
+        break;
+    case json::kind::string: m.bytes += v.get_string().size() + 2; break;
+    default: m.bytes += 8; break;
+    }
+}
+
+std::size_t pointer_length(std::string_view pointer) {
+    return static_cast<std::size_t>(std::count(pointer.begin(), pointer.end(), '/'));
+}
+
+// RFC 6902 applied to the default request document. Each operation may only add what the body
+// itself could hold: `copy` of the root doubled the document with each operation (19 of them
+// took 174 MB, issue 11). The running size counts what was added and never subtracts what
+// was removed, so it can only overestimate.
+std::variant<json::value, decode_error> json_patch(const json::value& patch, std::size_t max_document) {
     if (!patch.is_array()) return bad("A JSON patch must be an array of operations.");
     json::value doc = default_document();
+    value_measure total;
+    measure(doc, 1, max_document, total);
+    // What placing `v` at `path` adds; an error when the document would be too large or deep.
+    auto grow = [&](const std::string& where, const json::value& v, std::string_view path,
+                    bool replaces_all) -> std::optional<decode_error> {
+        value_measure m;
+        measure(v, 1, max_document, m);
+        if (m.depth + pointer_length(path) > max_depth)
+            return bad(where + " would nest the document deeper than 32 levels.");
+        total.bytes = replaces_all ? m.bytes : total.bytes + m.bytes;
+        if (total.bytes > max_document)
+            return bad(where + " would make the document larger than " + std::to_string(max_document) + " bytes.");
+        return std::nullopt;
+    };
     std::size_t n = 0;
     for (const auto& opv : patch.as_array()) {
         ++n;
@@ -269,6 +330,7 @@ std::variant<json::value, decode_error> json_patch(const json::value& patch) {
         if (*kind == "add" || *kind == "replace") {
             if (value == op.end()) return bad(where + " (" + *kind + ") needs a \"value\".");
             if (*kind == "replace" && !resolve(doc, *path)) return bad(where + " (replace): " + *path + " does not exist.");
+            if (auto e = grow(where, value->value(), *path, path->empty())) return *e;
             if (path->empty()) doc = value->value();
             else if (!add_at(doc, *path, value->value())) return bad(where + " (" + *kind + "): " + *path + " cannot be set.");
         } else if (*kind == "remove") {
@@ -280,10 +342,24 @@ std::variant<json::value, decode_error> json_patch(const json::value& patch) {
         } else if (*kind == "copy" || *kind == "move") {
             auto from = str("from");
             if (!from) return bad(where + " (" + *kind + ") needs \"from\".");
+            // RFC 6902 4.4: a value cannot move into one of its own children.
+            if (*kind == "move" && path->size() > from->size() && path->starts_with(*from) &&
+                (*path)[from->size()] == '/')
+                return bad(where + " (move): " + *path + " is inside " + *from + ".");
             std::optional<json::value> v;
-            if (*kind == "move") v = remove_at(doc, *from);
-            else if (auto* c = resolve(doc, *from)) v = *c;
+            if (*kind == "move") {
+                v = remove_at(doc, *from);
+            } else if (auto* c = resolve(doc, *from)) {
+                if (auto e = grow(where, *c, *path, false)) return *e;
+                v = *c;
+            }
             if (!v) return bad(where + " (" + *kind + "): " + *from + " does not exist.");
+            if (*kind == "move" && v->is_structured()) {
+                value_measure m;
+                measure(*v, 1, max_document, m);
+                if (m.depth + pointer_length(*path) > max_depth)
+                    return bad(where + " would nest the document deeper than 32 levels.");
+            }
             if (!add_at(doc, *path, std::move(*v))) return bad(where + " (" + *kind + "): " + *path + " cannot be set.");
         } else {
             return bad(where + " has an unknown op \"" + *kind + "\".");
@@ -292,58 +368,99 @@ std::variant<json::value, decode_error> json_patch(const json::value& patch) {
     return doc;
 }
 
-// Nesting depth of an XML text, counted before any parser sees it.
-std::size_t xml_depth(std::string_view s) {
-    std::size_t depth = 0, deepest = 0;
-    for (std::size_t i = 0; i + 1 < s.size(); ++i) {
-        if (s[i] != '<') continue;
-        char n = s[i + 1];
-        if (n == '/') {
-            if (depth) --depth;
-        } else if (n != '?' && n != '!') {
-            auto end = s.find('>', i);
-            if (end == std::string_view::npos) break;
-            if (s[end - 1] != '/') deepest = std::max(deepest, ++depth);
-            i = end;
-        }
-    }
-    return deepest;
-}
-
 std::string_view local_name(std::string_view name) {
     auto colon = name.find(':');
     return colon == std::string_view::npos ? name : name.substr(colon + 1);
 }
 
-std::variant<test_request_body, decode_error> from_xml(std::string_view body) {
-    auto lowered = lower(body.substr(0, std::min<std::size_t>(body.size(), 1 << 20)));
-    if (lowered.find("<!doctype") != std::string::npos || lowered.find("<!entity") != std::string::npos)
-        return bad("XML with a DOCTYPE is refused.");
-    if (xml_depth(body) > max_depth) return bad("The request body is nested deeper than 32 levels.");
-    pt::ptree tree;
-    try {
-        std::istringstream in{std::string(body)};
-        pt::read_xml(in, tree, pt::xml_parser::trim_whitespace);
-    } catch (const pt::xml_parser_error& e) {
-        return bad("The request body is not valid XML (" + e.message() + ").");
+// The XML body read with expat, a streaming parser: depth is counted on the elements the
+// parser reports (a text scan was fooled by '>' inside an attribute value, and the recursive
+// parser behind it overflowed the stack at 40,000 levels, issue 11), and a DOCTYPE anywhere
+// stops it. The root's children SmtpUri, From and UseStoredPassword are read; the rest ignored.
+class xml_body_reader {
+public:
+    xml_body_reader() : parser_(XML_ParserCreate("UTF-8")) {
+        if (!parser_) throw std::bad_alloc();
+        XML_SetUserData(parser_, this);
+        XML_SetElementHandler(parser_, &xml_body_reader::on_start, &xml_body_reader::on_end);
+        XML_SetCharacterDataHandler(parser_, &xml_body_reader::on_text);
+        XML_SetStartDoctypeDeclHandler(parser_, &xml_body_reader::on_doctype);
+        XML_SetEntityDeclHandler(parser_, &xml_body_reader::on_entity);
     }
-    if (tree.size() != 1) return bad("The request body must have one root element.");
-    test_request_body r;
-    for (const auto& [name, node] : tree.front().second) {
-        if (name == "<xmlattr>" || name == "<xmlcomment>") continue;
-        bool is_null = false;
-        if (auto attrs = node.get_child_optional("<xmlattr>"))
-            for (const auto& [attr, value] : *attrs)
-                if (iequals(local_name(attr), "nil") && iequals(value.data(), "true")) is_null = true;
-        std::string text = node.data();
-        auto field = local_name(name);
-        if (iequals(field, "SmtpUri")) r.smtp_uri = is_null ? std::nullopt : std::optional(text);
-        else if (iequals(field, "From")) r.from = is_null ? std::nullopt : std::optional(text);
-        else if (iequals(field, "UseStoredPassword")) {
-            if (auto e = set_bool(r, text, is_null)) return *e;
+    ~xml_body_reader() { XML_ParserFree(parser_); }
+    xml_body_reader(const xml_body_reader&) = delete;
+    xml_body_reader& operator=(const xml_body_reader&) = delete;
+
+    std::variant<test_request_body, decode_error> read(std::string_view body) {
+        if (body.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+            return bad("The request body is too large.");
+        auto status = XML_Parse(parser_, body.data(), static_cast<int>(body.size()), XML_TRUE);
+        if (error_) return *error_;
+        if (status != XML_STATUS_OK)
+            return bad(std::string("The request body is not valid XML (") + XML_ErrorString(XML_GetErrorCode(parser_)) +
+                       ").");
+        return result_;
+    }
+
+private:
+    void stop(decode_error e) {
+        if (!error_) error_ = std::move(e);
+        XML_StopParser(parser_, XML_FALSE);
+    }
+
+    static void XMLCALL on_start(void* self, const XML_Char* name, const XML_Char** attributes) {
+        auto& x = *static_cast<xml_body_reader*>(self);
+        if (x.error_) return;
+        if (++x.depth_ > max_depth) return x.stop(bad("The request body is nested deeper than 32 levels."));
+        if (x.depth_ != 2) return;
+        x.field_ = local_name(name);
+        x.text_.clear();
+        x.is_null_ = false;
+        for (auto a = attributes; a && a[0]; a += 2)
+            if (iequals(local_name(a[0]), "nil") && iequals(trim(a[1]), "true")) x.is_null_ = true;
+    }
+
+    static void XMLCALL on_end(void* self, const XML_Char*) {
+        auto& x = *static_cast<xml_body_reader*>(self);
+        if (x.error_) return;
+        if (x.depth_-- != 2) return;
+        std::string_view text_view = x.text_;
+        auto first = text_view.find_first_not_of(" \t\r\n");
+        text_view = first == std::string_view::npos ? std::string_view() : text_view.substr(first);
+        text_view = text_view.substr(0, text_view.find_last_not_of(" \t\r\n") + 1);
+        std::string text(text_view);
+        auto& r = x.result_;
+        if (iequals(x.field_, "SmtpUri")) r.smtp_uri = x.is_null_ ? std::nullopt : std::optional(text);
+        else if (iequals(x.field_, "From")) r.from = x.is_null_ ? std::nullopt : std::optional(text);
+        else if (iequals(x.field_, "UseStoredPassword")) {
+            if (auto e = set_bool(r, text, x.is_null_)) x.stop(std::move(*e));
         }
     }
-    return r;
+
+    static void XMLCALL on_text(void* self, const XML_Char* s, int length) {
+        auto& x = *static_cast<xml_body_reader*>(self);
+        if (!x.error_ && x.depth_ == 2) x.text_.append(s, static_cast<std::size_t>(length));
+    }
+
+    static void XMLCALL on_doctype(void* self, const XML_Char*, const XML_Char*, const XML_Char*, int) {
+        static_cast<xml_body_reader*>(self)->stop(bad("XML with a DOCTYPE is refused."));
+    }
+
+    static void XMLCALL on_entity(void* self, const XML_Char*, int, const XML_Char*, int, const XML_Char*,
+                                  const XML_Char*, const XML_Char*, const XML_Char*) {
+        static_cast<xml_body_reader*>(self)->stop(bad("XML with a DOCTYPE is refused."));
+    }
+
+    XML_Parser parser_;
+    std::size_t depth_ = 0;
+    std::string field_, text_;
+    bool is_null_ = false;
+    test_request_body result_;
+    std::optional<decode_error> error_;
+};
+
+std::variant<test_request_body, decode_error> from_xml(std::string_view body) {
+    return xml_body_reader().read(body);
 }
 
 std::variant<test_request_body, decode_error> from_form(std::string_view body) {
@@ -375,7 +492,8 @@ std::optional<decode_error> check_content_type(std::string_view content_type) {
     return std::nullopt;
 }
 
-std::variant<test_request_body, decode_error> decode_request(std::string_view content_type, std::string_view body) {
+std::variant<test_request_body, decode_error> decode_request(std::string_view content_type, std::string_view body,
+                                                             std::size_t max_document) {
     if (body.empty()) return test_request_body{};
     if (auto e = check_content_type(content_type)) return *e;
     switch (parse_type(content_type).kind) {  // cheap: no copies
@@ -398,7 +516,7 @@ std::variant<test_request_body, decode_error> decode_request(std::string_view co
     case media::json_patch: {
         auto v = parse_json(body);
         if (auto* e = std::get_if<decode_error>(&v)) return *e;
-        auto doc = json_patch(std::get<json::value>(v));
+        auto doc = json_patch(std::get<json::value>(v), max_document);
         if (auto* e = std::get_if<decode_error>(&doc)) return *e;
         return from_object(std::get<json::value>(doc));
     }

@@ -96,6 +96,7 @@ struct test_endpoint {
     /// never shows one); Diagnose's do.
     std::map<std::string, std::shared_ptr<const smtp::test_settings>, std::less<>> by_language, diagnose_by_language;
     std::size_t max_concurrent = 10000;
+    std::size_t max_document = 65536;  ///< server.body_limit: what a JSON patch may build
     unsigned per_user_per_minute = 0;
     std::chrono::milliseconds slow_threshold{5000};
     std::shared_ptr<spdlog::logger> log;
@@ -223,7 +224,7 @@ std::variant<test_to_run, response> prepare_test(test_endpoint& ep, const reques
     auto lang = serialization::choose_language(h.so_language, h.accept_language, h.so_culture, ep.default_language);
     if (!h.so_timezone.empty() && !serialization::valid_time_zone(h.so_timezone) && ep.log)
         ep.log->debug("ignored an invalid SO-TimeZone id={}", ctx.request_id);
-    auto decoded = serialization::decode_request(h.content_type, req.body());
+    auto decoded = serialization::decode_request(h.content_type, req.body(), ep.max_document);
     if (auto* e = std::get_if<serialization::decode_error>(&decoded)) {
         bool media_error = e->status == 415;
         return error_response(media_error ? http::status::unsupported_media_type : http::status::bad_request,
@@ -418,6 +419,7 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
     ep->settings = make_test_settings(cfg);
     ep->make_message_settings();
     ep->max_concurrent = cfg.api.max_concurrent_tests;
+    ep->max_document = cfg.server.body_limit;
     ep->per_user_per_minute = cfg.api.tests_per_minute_per_user;
     ep->slow_threshold = cfg.api.slow_threshold;
     ep->log = log;

@@ -84,6 +84,59 @@ BOOST_AUTO_TEST_CASE(form_bodies) {
     BOOST_TEST(refused("application/x-www-form-urlencoded", "UseStoredPassword=2").status == 400);
 }
 
+// Issue 11: the depth was counted by a text scan that a '>' inside an attribute value fooled;
+// 40,000 such levels crashed the server. expat counts the elements it reports.
+BOOST_AUTO_TEST_CASE(xml_depth_is_counted_by_the_parser_and_a_doctype_refused_anywhere) {
+    std::string deep;
+    for (int i = 0; i < 100; ++i) deep += R"(<a x="/>">)";
+    for (int i = 0; i < 100; ++i) deep += "</a>";
+    BOOST_TEST(refused("application/xml", deep).message.find("32") != std::string::npos);
+    std::string very_deep;
+    for (int i = 0; i < 40000; ++i) very_deep += R"(<a x="/>">)";
+    for (int i = 0; i < 40000; ++i) very_deep += "</a>";
+    BOOST_TEST(std::get<decode_error>(decode_request("application/xml", very_deep, 1 << 20)).status == 400);
+    std::string shallow = "<r>";
+    for (int i = 0; i < 30; ++i) shallow += R"(<a x="/>">)";
+    for (int i = 0; i < 30; ++i) shallow += "</a>";
+    shallow += "<From>a@b.example</From></r>";
+    BOOST_TEST(ok("application/xml", shallow).from.value_or("") == "a@b.example");
+    BOOST_TEST(refused("application/xml", std::string(2000000, ' ') + "<!DOCTYPE r><r/>").message.find("DOCTYPE") !=
+               std::string::npos);
+    BOOST_TEST(refused("application/xml", "<?xml version=\"1.0\"?>\n<!-- x --><!DOCTYPE r SYSTEM \"file:///etc/passwd\"><r/>")
+                   .message.find("DOCTYPE") != std::string::npos);
+    BOOST_TEST(refused("application/xml", "<r><From>a</From></r><r/>").status == 400);
+    BOOST_TEST(ok("application/xml", "<r><From><![CDATA[a@b.example]]></From></r>").from.value_or("") == "a@b.example");
+}
+
+// Issue 11: each copy of the root doubled the document (19 operations: 174 MB), and an array
+// index beyond unsigned long answered 500.
+BOOST_AUTO_TEST_CASE(a_json_patch_cannot_build_more_than_the_body_limit) {
+    std::string bomb = "[";
+    for (int i = 0; i < 40; ++i) bomb += std::string(i ? "," : "") + R"({"op":"copy","from":"","path":"/k)" + std::to_string(i) + "\"}";
+    bomb += "]";
+    auto e = refused("application/json-patch+json", bomb);
+    BOOST_TEST(e.status == 400);
+    BOOST_TEST(e.message.find("larger than") != std::string::npos, e.message);
+    // A few copies of a small document stay allowed.
+    auto r = ok("application/json-patch+json",
+                R"([{"op":"add","path":"/SmtpUri","value":"smtp://h"},{"op":"copy","from":"","path":"/k0"},)"
+                R"({"op":"copy","from":"/SmtpUri","path":"/From"}])");
+    BOOST_TEST(r.from.value_or("") == "smtp://h");
+    BOOST_TEST(refused("application/json-patch+json",
+                       R"([{"op":"add","path":"/a","value":[1]},{"op":"add","path":"/a/99999999999999999999","value":2}])")
+                   .status == 400);
+    BOOST_TEST(refused("application/json-patch+json", R"([{"op":"add","path":"/a","value":[1]},{"op":"remove","path":"/a/99999999999999999999"}])")
+                   .status == 400);
+    BOOST_TEST(refused("application/json-patch+json", R"([{"op":"add","path":"/a","value":[1]},{"op":"add","path":"/a/01","value":2}])")
+                   .status == 400);
+    BOOST_TEST(refused("application/json-patch+json", R"([{"op":"add","path":"/a","value":{}},{"op":"move","from":"/a","path":"/a/b"}])")
+                   .status == 400);
+    std::string nest = R"([{"op":"add","path":"/a","value":{}})";
+    for (int i = 0; i < 40; ++i) nest += R"(,{"op":"copy","from":"/a","path":"/a/x"})";
+    nest += "]";
+    BOOST_TEST(refused("application/json-patch+json", nest).message.find("deeper") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(merge_patch_onto_the_default_request) {
     auto r = ok("application/merge-patch+json", R"({"smtpuri":"smtp://h","UseStoredPassword":true})");
     BOOST_TEST(*r.smtp_uri == "smtp://h");

@@ -22,7 +22,10 @@ struct decode_error {
 
 /// `content_type` is the header as sent (parameters included). An empty body needs no type
 /// and is the default request.
-std::variant<test_request_body, decode_error> decode_request(std::string_view content_type, std::string_view body);
+/// `max_document` bounds what a JSON patch may build (SPEC 7: no larger than the body limit
+/// allows).
+std::variant<test_request_body, decode_error> decode_request(std::string_view content_type, std::string_view body,
+                                                             std::size_t max_document = 65536);
 
 /// Whether a Content-Type (with its charset) is one decode_request reads; for refusing
 /// before the body arrives (415).
