@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
+
+#include <unistr.h>
 
 namespace smtpcheck::smtp {
 namespace {
@@ -27,6 +30,30 @@ std::string upper(std::string_view s) {
 }
 
 }  // namespace
+
+std::string printable_text(std::string_view in) {
+    if (std::all_of(in.begin(), in.end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; }))
+        return std::string(in);
+    static constexpr std::string_view replacement = "\xEF\xBF\xBD";
+    std::string out;
+    out.reserve(in.size() + 8);
+    const auto* p = reinterpret_cast<const std::uint8_t*>(in.data());
+    std::size_t n = in.size();
+    while (n > 0) {
+        ucs4_t c = 0;
+        // libunistring: the length of one character, and U+FFFD for an invalid sequence.
+        auto len = static_cast<std::size_t>(u8_mbtouc(&c, p, n));
+        if (c == '\t')
+            out += ' ';
+        else if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0xfffd)
+            out += replacement;
+        else
+            out.append(reinterpret_cast<const char*>(p), len);
+        p += len;
+        n -= len;
+    }
+    return out;
+}
 
 std::string reply::first_line() const {
     std::string s = std::to_string(code);
@@ -79,11 +106,11 @@ reply_parser::status reply_parser::feed(std::string_view data, std::size_t& cons
 reply_parser::status reply_parser::finish_line(std::string_view line) {
     int code = 0;
     if (line.size() < 3 || !std::all_of(line.begin(), line.begin() + 3, [](unsigned char c) { return std::isdigit(c); }))
-        return fail("a reply line does not start with a three-digit code: '" + std::string(line.substr(0, 40)) + "'");
+        return fail("a reply line does not start with a three-digit code: '" + printable_text(line.substr(0, 40)) + "'");
     std::from_chars(line.data(), line.data() + 3, code);
     if (code < 200 || code > 599) return fail("reply code " + std::to_string(code) + " is outside 2xx-5xx");
     char sep = line.size() > 3 ? line[3] : ' ';
-    if (sep != ' ' && sep != '-') return fail("a reply line has '" + std::string(1, sep) + "' after its code");
+    if (sep != ' ' && sep != '-') return fail("a reply line has '" + printable_text(std::string_view(&sep, 1)) + "' after its code");
     if (current_.lines.empty()) {
         current_.code = code;
     } else if (code != current_.code) {
@@ -98,7 +125,7 @@ reply_parser::status reply_parser::finish_line(std::string_view line) {
         if (current_.lines.empty()) current_.enhanced = std::string(text.substr(0, n));
         text.remove_prefix(std::min(text.size(), n + 1));
     }
-    current_.lines.emplace_back(text);
+    current_.lines.push_back(printable_text(text));
     if (sep == '-') return status::need_more;
     done_ = true;
     return status::done;

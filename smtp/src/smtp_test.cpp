@@ -87,8 +87,8 @@ certificate_info describe_certificate(X509* cert) {
             const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
             if (gn->type == GEN_DNS) {
                 const unsigned char* s = ASN1_STRING_get0_data(gn->d.dNSName);
-                info.subject_alt_names.emplace_back(reinterpret_cast<const char*>(s),
-                                                    static_cast<std::size_t>(ASN1_STRING_length(gn->d.dNSName)));
+                info.subject_alt_names.push_back(printable_text(std::string_view(
+                    reinterpret_cast<const char*>(s), static_cast<std::size_t>(ASN1_STRING_length(gn->d.dNSName)))));
             } else if (gn->type == GEN_IPADD) {
                 const unsigned char* s = ASN1_STRING_get0_data(gn->d.iPAddress);
                 int len = ASN1_STRING_length(gn->d.iPAddress);

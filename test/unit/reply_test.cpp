@@ -2,6 +2,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 using namespace smtpcheck::smtp;
 
 namespace {
@@ -123,6 +125,26 @@ BOOST_AUTO_TEST_CASE(ehlo_capabilities) {
     BOOST_TEST(!bare.pipelining);
     BOOST_TEST(!bare.starttls);
     BOOST_TEST(bare.auth.empty());
+}
+
+// Issue 11: control characters and invalid UTF-8 from a hostile server went into
+// ErrorMessage, the transcript and the XML answer unfiltered.
+BOOST_AUTO_TEST_CASE(replies_keep_valid_utf8_and_lose_control_characters) {
+    auto r = parse_all(std::string_view("554 5.7.1 bad\x1b[31m\x07 \xff\xfe text\tr\xc3\xa4tt \xe2\x82\r\n"))[0];
+    const std::string fffd = "\xEF\xBF\xBD";
+    BOOST_TEST(r.enhanced == "5.7.1");
+    const std::string& line = r.lines[0];
+    BOOST_TEST(line.starts_with("bad" + fffd + "[31m" + fffd + " " + fffd + fffd + " text r\xc3\xa4tt "));
+    BOOST_TEST(line.ends_with(fffd));
+    BOOST_TEST(std::none_of(line.begin(), line.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }));
+    BOOST_TEST(printable_text(line) == line);  // valid UTF-8 already: nothing left to replace
+    BOOST_TEST(printable_text("plain text") == "plain text");
+    BOOST_TEST(printable_text(std::string_view("a\0b\x7f\xc2\x85" "c", 7)) == "a" + fffd + "b" + fffd + fffd + "c");
+    BOOST_TEST(printable_text("\xed\xa0\x80") .find("\xed") == std::string::npos);  // a lone surrogate
+    BOOST_TEST(printable_text("\xf0\x9f\x93\xa7 mail") == "\xf0\x9f\x93\xa7 mail");
+    std::string error;
+    parse_all(std::string_view("\x1b[2J\r\n"), 0, &error);
+    BOOST_TEST(error.find('\x1b') == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -92,7 +92,7 @@ inline void note_server_bytes(driver_context& ctx, std::string_view bytes) {
     for (char c : bytes) {
         if (c == '\n') {
             if (!ctx.server_partial.empty() && ctx.server_partial.back() == '\r') ctx.server_partial.pop_back();
-            ctx.note('S', ctx.server_partial);
+            ctx.note('S', printable_text(ctx.server_partial));
             ctx.server_partial.clear();
         } else if (ctx.server_partial.size() < 4096) {
             ctx.server_partial += c;
