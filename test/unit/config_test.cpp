@@ -1,9 +1,15 @@
 #include "smtpcheck/server/config.hpp"
+#include "smtpcheck/server/logging.hpp"
+
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 using namespace smtpcheck;
 
@@ -134,6 +140,23 @@ BOOST_AUTO_TEST_CASE(a_missing_file_is_an_error_naming_it) {
         BOOST_FAIL("no error");
     } catch (const config_error& e) {
         BOOST_TEST(contains(e.what(), "/nonexistent/smtpcheck.ini"));
+    }
+}
+
+// Issue 11: a Basic user name or a JWT "kid" with CR LF forged log lines.
+BOOST_AUTO_TEST_CASE(a_logged_message_cannot_forge_a_line) {
+    for (auto style : {log_settings::format::text, log_settings::format::json}) {
+        std::ostringstream out;
+        log_settings settings;
+        settings.style = style;
+        auto log = make_logger(settings, "t", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+        log->info("auth refused: wrong password for '{}'", "eve\r\nINFO forged line\x1b[2J");
+        log->flush();
+        std::string text = out.str();
+        BOOST_TEST(std::count(text.begin(), text.end(), '\n') == 1);
+        BOOST_TEST(text.find('\r') == std::string::npos);
+        BOOST_TEST(text.find('\x1b') == std::string::npos);
+        BOOST_TEST(text.find("forged line") != std::string::npos);
     }
 }
 
