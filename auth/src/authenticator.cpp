@@ -6,9 +6,13 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/network_v6.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
+
+#include <mutex>
 
 namespace smtpcheck::auth {
 
@@ -20,6 +24,9 @@ namespace {
 
 constexpr std::size_t max_cache_entries = 10000;
 constexpr std::size_t max_tracked_addresses = 100000;
+// PBKDF2 verifications started and not finished, from every address together: past this a new
+// one is refused at once (429, Retry-After 1) instead of queueing behind seconds of hashing.
+constexpr std::size_t max_verifications_in_progress = 32;
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -37,6 +44,19 @@ std::optional<std::string_view> cookie(std::string_view header, std::string_view
         if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
     }
     return std::nullopt;
+}
+
+constexpr std::string_view overflow_key = "(addresses beyond the tracked limit)";
+
+// The key an address is limited by: IPv4 as it is, IPv6 by its /64, the smallest network a
+// client is usually given (keying each /128 gave one client endless fresh limits).
+std::string limit_key(std::string_view peer) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(peer, ec);
+    if (ec || !address.is_v6()) return std::string(peer);
+    auto v6 = address.to_v6();
+    if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    return asio::ip::network_v6(v6, 64).canonical().to_string();
 }
 
 verdict deny(verdict::kind k, std::string reason, std::string scheme = {}) {
@@ -73,22 +93,35 @@ auto async_verify(asio::thread_pool& pool, std::string password, std::string has
 
 }  // namespace
 
+// Guarded by the authenticator's mutex: with server.threads > 1 a waiter joins on one thread
+// while the verification finishes on another (issue 11 found the join unlocked).
 struct authenticator::in_progress {
     std::vector<asio::any_completion_handler<void(bool)>> waiters;
+    bool finished = false;
+    bool result = false;
 };
 
 namespace {
-// Waits for a verification another request started; completes on the caller's executor.
+// Waits for a verification another request started; completes on the caller's executor. If it
+// finished between the lookup and this join, the result is posted at once.
 template <class Token>
-auto async_join(std::shared_ptr<authenticator::in_progress> p, Token&& token) {
+auto async_join(std::mutex& mutex, std::shared_ptr<authenticator::in_progress> p, Token&& token) {
     return asio::async_initiate<Token, void(bool)>(
-        [](auto handler, std::shared_ptr<authenticator::in_progress> p) {
+        [&mutex](auto handler, std::shared_ptr<authenticator::in_progress> p) {
             // Completes on the waiter's own executor, kept alive meanwhile.
             auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-            p->waiters.emplace_back([handler = std::move(handler), work = std::move(work)](bool ok) mutable {
+            auto complete = [handler = std::move(handler), work = std::move(work)](bool ok) mutable {
                 auto ex = work.get_executor();
                 asio::post(ex, [handler = std::move(handler), ok]() mutable { std::move(handler)(ok); });
-            });
+            };
+            std::unique_lock lock(mutex);
+            if (p->finished) {
+                bool ok = p->result;
+                lock.unlock();
+                complete(ok);
+                return;
+            }
+            p->waiters.emplace_back(std::move(complete));
         },
         token, std::move(p));
 }
@@ -113,7 +146,8 @@ std::vector<std::string> authenticator::challenges() const {
 verdict authenticator::limited(std::string_view peer) {
     std::lock_guard lock(mutex_);
     if (failures_.empty()) return allow({}, {});
-    auto it = failures_.find(std::string(peer));
+    auto it = failures_.find(limit_key(peer));
+    if (it == failures_.end() && failures_.size() >= max_tracked_addresses) it = failures_.find(std::string(overflow_key));
     if (it == failures_.end()) return allow({}, {});
     auto now = steady::now();
     if (now - it->second.start >= std::chrono::minutes(1)) {
@@ -129,18 +163,64 @@ verdict authenticator::limited(std::string_view peer) {
 
 void authenticator::failed(std::string_view peer) {
     std::lock_guard lock(mutex_);
+    count_failure(peer);
+}
+
+void authenticator::count_failure(std::string_view peer) {
     auto now = steady::now();
-    if (failures_.size() >= max_tracked_addresses) {
+    auto key = limit_key(peer);
+    if (failures_.size() >= max_tracked_addresses && !failures_.contains(key)) {
         std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.start >= std::chrono::minutes(1); });
-        if (failures_.size() >= max_tracked_addresses) failures_.clear();  // bounded, even under a flood
+        // Still full: new addresses share one window rather than wiping everybody's counts
+        // (clearing the map gave every address a fresh limit during a flood).
+        if (failures_.size() >= max_tracked_addresses) key = std::string(overflow_key);
     }
-    auto& w = failures_[std::string(peer)];
+    auto& w = failures_[key];
     if (w.failures == 0 || now - w.start >= std::chrono::minutes(1)) w = {now, 0};
     ++w.failures;
 }
 
-asio::awaitable<bool> authenticator::password_ok(const std::string& user, const std::string& password,
-                                                 steady::time_point* valid_until) {
+// A password check counts as a failure from the moment it starts and is given back when it
+// succeeds: 300 concurrent wrong passwords from one address got 300 verdicts of 401 when only
+// finished failures counted (issue 11). The address's window then bounds its verifications
+// in progress too.
+std::optional<verdict> authenticator::begin_attempt(std::string_view peer) {
+    std::lock_guard lock(mutex_);
+    auto now = steady::now();
+    auto it = failures_.find(limit_key(peer));
+    if (it == failures_.end() && failures_.size() >= max_tracked_addresses) it = failures_.find(std::string(overflow_key));
+    if (it != failures_.end()) {
+        if (now - it->second.start >= std::chrono::minutes(1)) {
+            failures_.erase(it);
+        } else if (it->second.failures >= s_.failed_logins_per_minute) {
+            auto v = deny(verdict::kind::too_many_requests, "too many failed attempts from " + std::string(peer));
+            v.retry_after = std::chrono::duration_cast<std::chrono::seconds>(it->second.start + std::chrono::minutes(1) - now) +
+                            std::chrono::seconds(1);
+            return v;
+        }
+    }
+    if (verifying_ >= max_verifications_in_progress) {
+        auto v = deny(verdict::kind::too_many_requests, "too many password checks in progress");
+        v.retry_after = std::chrono::seconds(1);
+        return v;
+    }
+    ++verifying_;
+    count_failure(peer);
+    return std::nullopt;
+}
+
+void authenticator::end_attempt(std::string_view peer, bool succeeded) {
+    std::lock_guard lock(mutex_);
+    --verifying_;
+    if (!succeeded) return;
+    if (auto it = failures_.find(limit_key(peer)); it != failures_.end() && it->second.failures > 0)
+        --it->second.failures;
+}
+
+asio::awaitable<authenticator::password_check> authenticator::password_ok(const std::string& user,
+                                                                         const std::string& password,
+                                                                         std::string_view peer,
+                                                                         steady::time_point* valid_until) {
     auto hash = s_.users.find(user);
     // An unknown user costs the same PBKDF2 as a known one, so timing does not tell them apart.
     const std::string& encoded = hash == s_.users.end() ? decoy_ : hash->second;
@@ -150,9 +230,19 @@ asio::awaitable<bool> authenticator::password_ok(const std::string& user, const 
         auto it = cache_.find(key);
         if (it != cache_.end() && it->second.expires > steady::now() && hash != s_.users.end()) {
             if (valid_until) *valid_until = it->second.expires;
-            co_return true;
+            co_return password_check{true, std::nullopt};
         }
     }
+    if (auto refused = begin_attempt(peer)) co_return password_check{false, std::move(refused)};
+    bool ok = co_await verify_shared(key, hash != s_.users.end(), user, password, encoded, valid_until);
+    end_attempt(peer, ok);
+    co_return password_check{ok, std::nullopt};
+}
+
+// One PBKDF2 per key at a time: requests with the same credential wait for the one running.
+asio::awaitable<bool> authenticator::verify_shared(const std::string& key, bool known_user, const std::string& user,
+                                                   const std::string& password, const std::string& encoded,
+                                                   steady::time_point* valid_until) {
     std::shared_ptr<in_progress> running;
     {
         std::lock_guard lock(mutex_);
@@ -160,15 +250,17 @@ asio::awaitable<bool> authenticator::password_ok(const std::string& user, const 
         if (it != running_.end()) running = it->second;
         else running_.emplace(key, std::make_shared<in_progress>());
     }
-    if (running) co_return co_await async_join(std::move(running), asio::use_awaitable);
+    if (running) co_return co_await async_join(mutex_, std::move(running), asio::use_awaitable);
 
     ++hashes_;
     bool ok = co_await async_verify(pool_, password, encoded, asio::use_awaitable);
-    ok = ok && hash != s_.users.end();
+    ok = ok && known_user;
     std::vector<asio::any_completion_handler<void(bool)>> waiters;
     {
         std::lock_guard lock(mutex_);
         auto it = running_.find(key);
+        it->second->finished = true;
+        it->second->result = ok;
         waiters = std::move(it->second->waiters);
         running_.erase(it);
         if (ok) {
@@ -192,8 +284,9 @@ asio::awaitable<verdict> authenticator::check_basic(std::string_view credentials
     auto colon = decoded->find(':');
     if (colon == std::string::npos) co_return deny(verdict::kind::unauthorized, "Basic credentials without ':'", "basic");
     std::string user = decoded->substr(0, colon), password = decoded->substr(colon + 1);
-    if (co_await password_ok(user, password, valid_until)) co_return allow(user, "basic");
-    failed(peer);
+    auto checked = co_await password_ok(user, password, peer, valid_until);
+    if (checked.refused) co_return std::move(*checked.refused);
+    if (checked.ok) co_return allow(user, "basic");
     co_return deny(verdict::kind::unauthorized, "wrong user name or password for '" + user + "'", "basic");
 }
 
@@ -276,8 +369,12 @@ asio::awaitable<authenticator::login_result> authenticator::login(std::string us
         out.outcome = v;
         co_return out;
     }
-    if (!co_await password_ok(user, password)) {
-        failed(peer);
+    auto checked = co_await password_ok(user, password, peer);
+    if (checked.refused) {
+        out.outcome = std::move(*checked.refused);
+        co_return out;
+    }
+    if (!checked.ok) {
         out.outcome = deny(verdict::kind::unauthorized, "login refused for '" + user + "'", "session");
         co_return out;
     }

@@ -82,10 +82,21 @@ public:
 private:
     boost::asio::awaitable<verdict> check_basic(std::string_view credentials, std::string peer,
                                                 std::chrono::steady_clock::time_point* valid_until);
-    boost::asio::awaitable<bool> password_ok(const std::string& user, const std::string& password,
-                                             std::chrono::steady_clock::time_point* valid_until = nullptr);
+    struct password_check {
+        bool ok = false;
+        std::optional<verdict> refused;  ///< 429: the address's limit or too many checks in progress
+    };
+    boost::asio::awaitable<password_check> password_ok(const std::string& user, const std::string& password,
+                                                       std::string_view peer,
+                                                       std::chrono::steady_clock::time_point* valid_until = nullptr);
+    boost::asio::awaitable<bool> verify_shared(const std::string& key, bool known_user, const std::string& user,
+                                               const std::string& password, const std::string& encoded,
+                                               std::chrono::steady_clock::time_point* valid_until);
     verdict limited(std::string_view peer);
     void failed(std::string_view peer);
+    void count_failure(std::string_view peer);  ///< with mutex_ held
+    std::optional<verdict> begin_attempt(std::string_view peer);
+    void end_attempt(std::string_view peer, bool succeeded);
 
     settings s_;
     keyed_hmac cache_key_;   ///< random key per process: the cache never holds a password, only its keyed hash
@@ -108,6 +119,7 @@ private:
         unsigned failures = 0;
     };
     std::unordered_map<std::string, window> failures_;
+    std::size_t verifying_ = 0;  ///< password checks begun and not ended (begin_attempt)
 };
 
 }  // namespace smtpcheck::auth
