@@ -9,10 +9,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <csignal>
+#include <functional>
 #include <cstdlib>
 #include <filesystem>
 #include <cstdio>
@@ -52,8 +55,12 @@ server.shutdown_grace_ms, and it exits with status 0. Every bound address is log
 options:
   --demo                     also run a small SMTP server on 127.0.0.1:2525 (STARTTLS with a
                              certificate made at start, AUTH PLAIN/LOGIN for demo/demo), trust
-                             its certificate, allow loopback destinations, add the API user
-                             demo/demo, and print a curl command that tests it
+                             its certificate, allow tests to reach 127.0.0.1 (no other loopback
+                             or private address), add the API user demo/demo, and print a curl
+                             command that tests it. It listens on loopback only: a listen or
+                             tls_listen address beyond loopback is refused at start
+  --demo-allow-remote        with --demo: allow listen addresses beyond loopback (the demo user
+                             demo/demo is then open to whoever reaches them)
   --config FILE              an INI file (see config/defaults.ini for every key)
   --set section.key=value    override one key; repeatable; applied after --config
 )";
@@ -139,8 +146,9 @@ int run_check_config(std::span<char*> args) {
 
 int run_serve(std::span<char*> args) {
     common_options opts;
-    bool demo = false;
+    bool demo = false, demo_allow_remote = false;
     if (!parse_common(args, opts, [&](std::string_view a, std::span<char*>, std::size_t&, bool&) {
+            if (a == "--demo-allow-remote") return demo_allow_remote = true;
             return a == "--demo" && (demo = true);
         }))
         return 2;
@@ -154,6 +162,21 @@ int run_serve(std::span<char*> args) {
     } catch (const smtpcheck::config_error& e) {
         std::cerr << "smtpcheck: " << e.what() << "\n";
         return 1;
+    }
+    if (demo && !demo_allow_remote) {
+        // The demo adds the user demo/demo with a password everybody knows: loopback only,
+        // unless the operator says plainly that it may be reached from elsewhere.
+        for (const auto* list : {&cfg.server.listen, &cfg.server.tls_listen})
+            for (const auto& l : *list) {
+                if (l.type == smtpcheck::listen_address::kind::unix_socket) continue;
+                boost::system::error_code ec;
+                auto address = asio::ip::make_address(l.host, ec);
+                if (ec || !address.is_loopback()) {
+                    std::cerr << "smtpcheck: --demo listens on loopback only, and " << l.text
+                              << " is not a loopback address (add --demo-allow-remote to allow it)\n";
+                    return 1;
+                }
+            }
     }
     auto log = smtpcheck::make_logger(cfg.log);
     unsigned threads = cfg.server.threads ? cfg.server.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -175,9 +198,13 @@ int run_serve(std::span<char*> args) {
             log->error("cannot start the demo SMTP server on 127.0.0.1:2525: {}", e.what());
             return 1;
         }
+        if (!opts.sources.file.empty() || !cfg.users.empty())
+            log->warn("--demo adds the API user demo/demo to the loaded configuration");
         cfg.users["demo"] = smtpcheck::auth::hash_password("demo");
         cfg.smtp.ca_file = demo_dir + "/demo-smtp.pem";
-        cfg.smtp.allow_private_destinations = true;
+        // The demo SMTP server's own address, and no other loopback or private one (it opened
+        // every private range to every caller, issue 11).
+        cfg.smtp.allow_destinations.push_back("127.0.0.1/32");
         cfg.smtp.test_recipient = "smtp-test@localhost";
         demo_server->start();
     }
@@ -210,13 +237,24 @@ int run_serve(std::span<char*> args) {
                   << std::flush;
     }
 
+    std::atomic<bool> server_stopping{false};
     asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int signal) {
+    // The first signal drains; a second one (an impatient operator, a supervisor's second
+    // TERM) ends the process at once instead of being swallowed by the drain.
+    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int signal) {
         if (ec) return;
+        if (server_stopping) {
+            log->warn("signal {} during the drain: exiting now", signal);
+            std::_Exit(1);
+        }
+        server_stopping = true;
         log->info("signal {}: stopping", signal);
         server.stop();
-    });
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
     asio::co_spawn(io, server.wait(), [&](std::exception_ptr) {
+        server_stopping = true;
         signals.cancel();
         if (demo_server) demo_server->stop();
     });
