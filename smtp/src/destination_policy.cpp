@@ -30,6 +30,11 @@ struct range6 {
 constexpr range6 ranges6[] = {
     {"::/128", true},      {"fe80::/10", true}, {"ff00::/8", true}, {"100::/64", true},
     {"2001:db8::/32", true}, {"::1/128", false}, {"fc00::/7", false},
+    // After ::1, which they would otherwise hide: IPv4-compatible (deprecated), 6to4 and Teredo
+    // (tunnels that lead to IPv4 space of their own choosing), site-local (deprecated, private
+    // like fc00::/7), local-use NAT64 (a private translation; 64:ff9b::/96 is judged as the
+    // IPv4 address it carries).
+    {"::/96", true}, {"2002::/16", true}, {"2001::/32", true}, {"fec0::/10", false}, {"64:ff9b:1::/48", false},
 };
 
 template <class Network, class Address>

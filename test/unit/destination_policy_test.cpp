@@ -34,8 +34,14 @@ BOOST_AUTO_TEST_CASE(special_purpose_ranges_are_always_denied) {
     destination_policy p(rules(true));
     for (const char* a : {"0.0.0.0", "169.254.169.254", "224.0.0.1", "239.255.255.250", "255.255.255.255",
                           "240.0.0.1", "192.0.2.1", "::", "fe80::1", "ff02::1", "2001:db8::1",
-                          "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe"})
+                          "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe",
+                          // issue 11: IPv4-compatible, 6to4, Teredo
+                          "::a9fe:a9fe", "::10.0.0.1", "2002:a9fe:a9fe::1", "2001:0:4136:e378::1"})
         BOOST_TEST((check(p, a) == verdict::always_denied), a);
+    destination_policy strict(rules());
+    for (const char* a : {"fec0::1", "64:ff9b:1::a00:1"})  // site-local, local-use NAT64
+        BOOST_TEST((check(strict, a) == verdict::private_range), a);
+    BOOST_TEST((check(strict, "::1") == verdict::private_range));
 }
 
 BOOST_AUTO_TEST_CASE(loopback_and_private_ranges_need_allow_private) {
