@@ -430,12 +430,19 @@ void watch_for_disconnect(std::shared_ptr<connection<Stream>> conn, std::shared_
                          });
 }
 
-// The request's Origin when server.cors_origins lists it (compared case-insensitively).
+// The request's Origin when server.cors_origins lists it (compared case-insensitively), or
+// "*" when only the wildcard admits it: any page may then call the API, but without the
+// browser's credentials (cookies), which a wildcard never gets (it reflected any Origin with
+// Allow-Credentials, so any site could act with a logged-in admin's session, issue 11).
 std::optional<std::string> allowed_origin(const server_settings& settings, const request_header& h) {
     std::string_view origin = h[http::field::origin];
     if (origin.empty()) return std::nullopt;
-    for (const auto& o : settings.cors_origins)
-        if (beast::iequals(o, origin) || o == "*") return std::string(origin);
+    bool wildcard = false;
+    for (const auto& o : settings.cors_origins) {
+        if (beast::iequals(o, origin)) return std::string(origin);
+        wildcard = wildcard || o == "*";
+    }
+    if (wildcard) return std::string("*");
     return std::nullopt;
 }
 
@@ -642,7 +649,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             if (!hec && !srv->cfg.server.cors_origins.empty()) {
                 if (cors_origin) {
                     res.headers.emplace_back("Access-Control-Allow-Origin", *cors_origin);
-                    res.headers.emplace_back("Access-Control-Allow-Credentials", "true");
+                    if (*cors_origin != "*") res.headers.emplace_back("Access-Control-Allow-Credentials", "true");
                     res.headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id");
                 }
                 res.headers.emplace_back("Vary", "Origin");

@@ -348,6 +348,16 @@ class Cors(unittest.TestCase):
             self.assertEqual(other_pre.status, 204)
             self.assertIsNone(other_pre.header("access-control-allow-methods"))
 
+    def test_a_wildcard_admits_any_origin_without_credentials(self):
+        # issue 11: "*" reflected any Origin together with Allow-Credentials: true.
+        with Server(f"users.alice={hash_of('pw')}", "server.cors_origins=https://app.example,*") as s:
+            listed = curl(s.url + ROUTE, "-u", "alice:pw", headers=["Origin: https://app.example"])
+            self.assertEqual(listed.header("access-control-allow-origin"), "https://app.example")
+            self.assertEqual(listed.header("access-control-allow-credentials"), "true")
+            other = curl(s.url + ROUTE, "-u", "alice:pw", headers=["Origin: https://evil.example"])
+            self.assertEqual(other.header("access-control-allow-origin"), "*")
+            self.assertIsNone(other.header("access-control-allow-credentials"))
+
     def test_cors_is_off_by_default(self):
         with Server(f"users.alice={hash_of('pw')}") as s:
             r = curl(s.url + ROUTE, "-u", "alice:pw", headers=["Origin: https://app.example"])
