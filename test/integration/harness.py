@@ -18,12 +18,13 @@ CURL = "/usr/bin/curl"
 class Server:
     """`smtpcheck serve` on 127.0.0.1 port 0; the bound addresses come from its log."""
 
-    def __init__(self, *settings, nofile=None, listen="127.0.0.1:0", config_file=None, port=None):
+    def __init__(self, *settings, nofile=None, listen="127.0.0.1:0", config_file=None, port=None, options=()):
         """With `port`, the server listens there and readiness is seen by connecting, for
-        configurations whose log level hides the "listening on" lines."""
+        configurations whose log level hides the "listening on" lines. `options` are more
+        arguments for `serve` (e.g. "--demo")."""
         if port is not None:
             listen = f"127.0.0.1:{port}"
-        args = [SMTPCHECK, "serve", "--set", f"server.listen={listen}"]
+        args = [SMTPCHECK, "serve", *options, "--set", f"server.listen={listen}"]
         if config_file:
             args += ["--config", config_file]
         for s in settings:
