@@ -1,3 +1,4 @@
+#include "smtpcheck/serialization/ascii.hpp"
 #include "smtpcheck/auth/authenticator.hpp"
 
 #include "smtpcheck/auth/crypto.hpp"
@@ -306,7 +307,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
         auto space = authorization.find(' ');
         std::string_view scheme = authorization.substr(0, space);
         std::string_view credentials = space == std::string_view::npos ? "" : trim(authorization.substr(space + 1));
-        if (s_.basic && boost::beast::iequals(scheme, "Basic")) {
+        if (s_.basic && smtpcheck::iequals_ascii(scheme, "Basic")) {
             // The same value this connection had accepted, while the cache would still hold it:
             // a comparison instead of a keyed hash and a locked lookup.
             if (remembered && remembered->expires > steady::now() &&
@@ -318,7 +319,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
                 *remembered = {std::string(authorization), v.principal, valid_until};
             co_return v;
         }
-        if (s_.soticket && boost::beast::iequals(scheme, "SOTicket")) {
+        if (s_.soticket && smtpcheck::iequals_ascii(scheme, "SOTicket")) {
             auto user = verify_ticket(secret_mac_, credentials, std::chrono::system_clock::now());
             if (user && s_.users.contains(*user)) co_return allow(*user, "soticket");
             failed(peer);
@@ -326,7 +327,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
                            user ? "ticket for unknown user '" + *user + "'" : "ticket with a bad signature or expired",
                            "soticket");
         }
-        if (s_.bearer && boost::beast::iequals(scheme, "Bearer")) {
+        if (s_.bearer && smtpcheck::iequals_ascii(scheme, "Bearer")) {
             if (!s_.jwt) {
                 failed(peer);
                 co_return deny(verdict::kind::unauthorized, "Bearer token but no auth.jwt_keys_file", "bearer");

@@ -1,3 +1,4 @@
+#include "smtpcheck/serialization/ascii.hpp"
 #include "smtpcheck/server/api.hpp"
 
 #include "smtpcheck/auth/crypto.hpp"
@@ -166,9 +167,9 @@ test_headers headers_of(const http::fields& req) {
         case http::field::transfer_encoding: first(h.transfer_encoding, f.value()); break;
         case http::field::unknown: {
             const auto name = f.name_string();
-            if (boost::beast::iequals(name, "SO-Language")) first(h.so_language, f.value());
-            else if (boost::beast::iequals(name, "SO-Culture")) first(h.so_culture, f.value());
-            else if (boost::beast::iequals(name, "SO-TimeZone")) first(h.so_timezone, f.value());
+            if (smtpcheck::iequals_ascii(name, "SO-Language")) first(h.so_language, f.value());
+            else if (smtpcheck::iequals_ascii(name, "SO-Culture")) first(h.so_culture, f.value());
+            else if (smtpcheck::iequals_ascii(name, "SO-TimeZone")) first(h.so_timezone, f.value());
             break;
         }
         default: break;
@@ -327,8 +328,8 @@ std::optional<std::pair<std::string, std::string>> credentials_of(const request&
             // A form encodes spaces as '+'.
             boost::urls::params_view params(req.body(), boost::urls::encoding_opts(true));
             for (auto p : params) {
-                if (boost::beast::iequals(p.key, "Username")) user = p.value;
-                if (boost::beast::iequals(p.key, "Password")) password = p.value;
+                if (smtpcheck::iequals_ascii(p.key, "Username")) user = p.value;
+                if (smtpcheck::iequals_ascii(p.key, "Password")) password = p.value;
             }
         } catch (const std::exception&) {
             return std::nullopt;
@@ -339,8 +340,8 @@ std::optional<std::pair<std::string, std::string>> credentials_of(const request&
         if (ec || !v.is_object()) return std::nullopt;
         for (const auto& kv : v.as_object()) {
             if (!kv.value().is_string()) continue;
-            if (boost::beast::iequals(kv.key(), "Username")) user = std::string(kv.value().as_string());
-            if (boost::beast::iequals(kv.key(), "Password")) password = std::string(kv.value().as_string());
+            if (smtpcheck::iequals_ascii(kv.key(), "Username")) user = std::string(kv.value().as_string());
+            if (smtpcheck::iequals_ascii(kv.key(), "Password")) password = std::string(kv.value().as_string());
         }
     }
     if (!user || !password) return std::nullopt;

@@ -2,6 +2,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <memory>
+
 using namespace smtpcheck::server;
 using boost::beast::http::status;
 using boost::beast::http::verb;
@@ -19,6 +22,18 @@ router sample(std::string base = "") {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(router)
+
+// Issue 11: Boost 1.81's beast::iequals read one octet past both strings once they differed in
+// case; a target that ends its heap buffer shows it under scripts/sanitize asan.
+BOOST_AUTO_TEST_CASE(a_path_that_differs_in_case_is_compared_within_its_bounds) {
+    auto r = sample("/Cust12345");
+    for (std::string_view path : {"/cust12345/api/v1/Agents/CustomerService/TestSmtpServer", "/HEALTHZ", "/healthZ"}) {
+        auto exact = std::make_unique<char[]>(path.size());
+        std::copy(path.begin(), path.end(), exact.get());
+        BOOST_TEST(r.match(path.starts_with("/cust") ? verb::post : verb::get, std::string_view(exact.get(), path.size()))
+                       .handler != nullptr, path);
+    }
+}
 
 BOOST_AUTO_TEST_CASE(paths_match_case_insensitively_with_one_trailing_slash) {
     auto r = sample();
