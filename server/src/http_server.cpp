@@ -1,3 +1,4 @@
+#include "smtpcheck/serialization/ascii.hpp"
 #include "smtpcheck/server/http_server.hpp"
 
 #include "smtpcheck/auth/authenticator.hpp"
@@ -167,7 +168,7 @@ std::string_view smuggling_problem(const request_header& h) {
     if (transfer_encodings) {
         while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
         auto last = te.substr(te.find_last_of(", \t") == std::string_view::npos ? 0 : te.find_last_of(", \t") + 1);
-        if (!beast::iequals(last, "chunked")) return "a Transfer-Encoding that does not end in chunked";
+        if (!smtpcheck::iequals_ascii(last, "chunked")) return "a Transfer-Encoding that does not end in chunked";
     }
     return {};
 }
@@ -439,7 +440,7 @@ std::optional<std::string> allowed_origin(const server_settings& settings, const
     if (origin.empty()) return std::nullopt;
     bool wildcard = false;
     for (const auto& o : settings.cors_origins) {
-        if (beast::iequals(o, origin)) return std::string(origin);
+        if (smtpcheck::iequals_ascii(o, origin)) return std::string(origin);
         wildcard = wildcard || o == "*";
     }
     if (wildcard) return std::string("*");
@@ -470,6 +471,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
     std::string id_buffer;
     date_header date;
     bool linger = false;
+    auto previous_response_end = std::chrono::steady_clock::now();
 
     try {
         // The first header (and the TLS handshake before it) must arrive within
@@ -496,7 +498,13 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                 buffer.commit(n);
             }
             conn->idle = false;
-            if (!first) lowest.expires_after(limits.header_timeout);
+            // The whole header within header_timeout of its first byte, and, on a kept-alive
+            // connection, never later than idle_timeout after the previous response ended:
+            // a slowloris that sent its first byte just before the idle deadline had a further
+            // header_timeout to dribble in (issue 11, SPEC 4).
+            if (!first)
+                lowest.expires_at(std::min(std::chrono::steady_clock::now() + limits.header_timeout,
+                                           previous_response_end + limits.idle_timeout));
 
             http::request_parser<http::string_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
@@ -589,7 +597,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
 
                 if (!respond_early) {
                     if (!parser.is_done()) {
-                        if (beast::iequals(header[http::field::expect], "100-continue")) {
+                        if (smtpcheck::iequals_ascii(header[http::field::expect], "100-continue")) {
                             error_code wec;
                             static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
                             co_await write_all(stream, continue_line, limits.body_timeout, wec);
@@ -669,6 +677,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                                ctx.request_id, peer);
             }
             if (wec || !keep_alive) break;
+            previous_response_end = std::chrono::steady_clock::now();
         }
     } catch (const std::exception& e) {
         srv->log_at(spdlog::level::err, "connection from {} failed: {}", peer, e.what());
