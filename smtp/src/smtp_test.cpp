@@ -293,12 +293,22 @@ std::optional<validated> validate(const test_request& request, const test_settin
 
 // resolve, destination policy, connect to the allowed addresses in turn: true when
 // connected; otherwise the report says why (finish() or stop_early() ran).
+constexpr std::size_t max_addresses_used = 16;
+
 template <class Finish, class StopEarly, class Cancelled>
 awaitable<bool> connect_phase(connection_state& conn, const smtp_uri& uri, const test_settings& settings,
                               test_report& report, detail::driver_context& ctx, Finish& finish, StopEarly& stop_early,
                               Cancelled& cancelled) {
     // resolve: every A and AAAA record
     ctx.enter(phase::resolve);
+    // Listed after the addresses that were tried, however this phase ends.
+    struct listed_last {
+        test_report& report;
+        std::vector<tried_address> entries;
+        ~listed_last() {
+            for (auto& e : entries) report.tried.push_back(std::move(e));
+        }
+    } not_tried{report, {}};
     std::vector<tcp::endpoint> endpoints;
     if (uri.host_is_address) {
         endpoints.emplace_back(asio::ip::make_address(uri.host), uri.port);
@@ -309,7 +319,19 @@ awaitable<bool> connect_phase(connection_state& conn, const smtp_uri& uri, const
             finish(outcome_code::dns_failed, phase::resolve, ec ? ec.message() : "no address");
             co_return false;
         }
-        for (const auto& r : results) endpoints.push_back(r.endpoint());
+        // At most 16 addresses are used (SPEC 3.2): a name may answer with hundreds, and each
+        // would cost a check, an entry in the report and perhaps a connect. The next 16 are
+        // listed as not tried, and then only how many more there were.
+        std::size_t skipped = 0;
+        for (const auto& r : results) {
+            if (endpoints.size() < max_addresses_used)
+                endpoints.push_back(r.endpoint());
+            else if (++skipped <= max_addresses_used)
+                not_tried.entries.push_back({r.endpoint().address().to_string(), "not tried: more than 16 addresses"});
+        }
+        if (skipped > max_addresses_used)
+            not_tried.entries.push_back(
+                {"", "not tried: " + std::to_string(skipped - max_addresses_used) + " more addresses"});
     }
 
     // destination policy: only checked addresses are used
