@@ -11,6 +11,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <openssl/evp.h>
@@ -212,12 +213,15 @@ asio::awaitable<void> serve_demo_client(std::shared_ptr<demo_smtp_server::impl> 
 
 asio::awaitable<void> accept_demo_clients(std::shared_ptr<demo_smtp_server::impl> server) {
     for (;;) {
-        auto [ec, socket] = co_await server->acceptor.async_accept(use_tuple);
+        // Each client on a strand of its own: its 60-second limit closes the socket from a
+        // timer, which with server.threads > 1 ran beside the dialog's reads (issue 11).
+        auto [ec, socket] = co_await server->acceptor.async_accept(asio::make_strand(server->executor), use_tuple);
         if (!server->acceptor.is_open()) break;
         if (ec) continue;
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // replies are small: no Nagle delay
-        asio::co_spawn(server->executor, serve_demo_client(server, std::move(socket)), asio::detached);
+        auto client_executor = socket.get_executor();
+        asio::co_spawn(client_executor, serve_demo_client(server, std::move(socket)), asio::detached);
     }
 }
 
