@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/logger.h>
 
 #include <atomic>
@@ -238,6 +239,7 @@ int run_serve(std::span<char*> args) {
     }
 
     std::atomic<bool> server_stopping{false};
+    asio::steady_timer hard_stop(io);
     asio::signal_set signals(io, SIGINT, SIGTERM);
     // The first signal drains; a second one (an impatient operator, a supervisor's second
     // TERM) ends the process at once instead of being swallowed by the drain.
@@ -250,11 +252,21 @@ int run_serve(std::span<char*> args) {
         server_stopping = true;
         log->info("signal {}: stopping", signal);
         server.stop();
+        // The drain closes connections when shutdown_grace_ms is over, but a handler still
+        // running (an SMTP test up to its deadline) kept the process alive past it.
+        hard_stop.expires_after(cfg.server.shutdown_grace + std::chrono::seconds(1));
+        hard_stop.async_wait([&](boost::system::error_code wait_ec) {
+            if (wait_ec) return;
+            log->warn("still running {} ms after the grace period began: stopping now",
+                      (cfg.server.shutdown_grace + std::chrono::seconds(1)).count());
+            io.stop();
+        });
         signals.async_wait(on_signal);
     };
     signals.async_wait(on_signal);
     asio::co_spawn(io, server.wait(), [&](std::exception_ptr) {
         server_stopping = true;
+        hard_stop.cancel();
         signals.cancel();
         if (demo_server) demo_server->stop();
     });
