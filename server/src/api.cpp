@@ -326,6 +326,7 @@ std::optional<std::pair<std::string, std::string>> credentials_of(const request&
     if (type.starts_with("application/x-www-form-urlencoded")) {
         try {
             // A form encodes spaces as '+'.
+            // req.body() is a std::string, NUL-terminated, as Boost.URL 1.81's parse_query needs.
             boost::urls::params_view params(req.body(), boost::urls::encoding_opts(true));
             for (auto p : params) {
                 if (smtpcheck::iequals_ascii(p.key, "Username")) user = p.value;

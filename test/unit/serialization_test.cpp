@@ -3,6 +3,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <memory>
+
 using namespace smtpcheck::serialization;
 namespace json = boost::json;
 
@@ -135,6 +138,18 @@ BOOST_AUTO_TEST_CASE(a_json_patch_cannot_build_more_than_the_body_limit) {
     for (int i = 0; i < 40; ++i) nest += R"(,{"op":"copy","from":"/a","path":"/a/x"})";
     nest += "]";
     BOOST_TEST(refused("application/json-patch+json", nest).message.find("deeper") != std::string::npos);
+}
+
+// Issue 11 (fuzz_request_body): Boost.URL 1.81's parse_query measured the body with strlen,
+// reading past a buffer that does not end in NUL and taking whatever followed as form data.
+BOOST_AUTO_TEST_CASE(a_form_body_is_read_within_its_bounds) {
+    const std::string_view form = "SmtpUri=smtp%3A%2F%2Fh.example&From=a%40b.example";
+    auto exact = std::make_unique<char[]>(form.size() + 8);
+    std::copy(form.begin(), form.end(), exact.get());
+    std::fill(exact.get() + form.size(), exact.get() + form.size() + 8, 'x');  // no NUL after it
+    auto r = ok("application/x-www-form-urlencoded", std::string_view(exact.get(), form.size()));
+    BOOST_TEST(r.from.value_or("") == "a@b.example");
+    BOOST_TEST(r.smtp_uri.value_or("") == "smtp://h.example");
 }
 
 BOOST_AUTO_TEST_CASE(merge_patch_onto_the_default_request) {
