@@ -92,4 +92,15 @@ BOOST_AUTO_TEST_CASE(message_ids_are_random) {
     BOOST_TEST(a != b);
 }
 
+// Issue 11 (fuzz_smtp_uri): 39 UTF-8 continuation octets in a row made the subject encoder
+// loop for ever; a long ASCII subject was written on one line of more than 998 octets.
+BOOST_AUTO_TEST_CASE(any_subject_is_encoded_in_finite_lines_under_998_octets) {
+    for (std::string subject : {std::string(40, '\x86'), std::string(1000, 'a'), std::string(5000, '\xff'),
+                                std::string("\xc3\xa4") + std::string(2000, 'b')}) {
+        auto f = sample();
+        f.subject = subject;
+        for (const auto& line : crlf_lines(compose_message(f))) BOOST_TEST(line.size() < 998u);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
