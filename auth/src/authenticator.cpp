@@ -25,8 +25,9 @@ namespace {
 
 constexpr std::size_t max_cache_entries = 10000;
 constexpr std::size_t max_tracked_addresses = 100000;
-// PBKDF2 verifications started and not finished, from every address together: past this a new
-// one is refused at once (429, Retry-After 1) instead of queueing behind seconds of hashing.
+// PBKDF2 verifications running or queued, from every address together (requests with the same
+// credential share one): past this a new one is refused at once (429, Retry-After 1) instead
+// of queueing behind seconds of hashing.
 constexpr std::size_t max_verifications_in_progress = 32;
 
 std::string_view trim(std::string_view s) {
@@ -200,19 +201,12 @@ std::optional<verdict> authenticator::begin_attempt(std::string_view peer) {
             return v;
         }
     }
-    if (verifying_ >= max_verifications_in_progress) {
-        auto v = deny(verdict::kind::too_many_requests, "too many password checks in progress");
-        v.retry_after = std::chrono::seconds(1);
-        return v;
-    }
-    ++verifying_;
     count_failure(peer);
     return std::nullopt;
 }
 
 void authenticator::end_attempt(std::string_view peer, bool succeeded) {
     std::lock_guard lock(mutex_);
-    --verifying_;
     if (!succeeded) return;
     if (auto it = failures_.find(limit_key(peer)); it != failures_.end() && it->second.failures > 0)
         --it->second.failures;
@@ -235,20 +229,30 @@ asio::awaitable<authenticator::password_check> authenticator::password_ok(const 
         }
     }
     if (auto refused = begin_attempt(peer)) co_return password_check{false, std::move(refused)};
-    bool ok = co_await verify_shared(key, hash != s_.users.end(), user, password, encoded, valid_until);
-    end_attempt(peer, ok);
-    co_return password_check{ok, std::nullopt};
+    auto ok = co_await verify_shared(key, hash != s_.users.end(), user, password, encoded, valid_until);
+    if (!ok) {  // too many verifications running: not a guess, so not a failure
+        end_attempt(peer, true);
+        auto v = deny(verdict::kind::too_many_requests, "too many password checks in progress");
+        v.retry_after = std::chrono::seconds(1);
+        co_return password_check{false, std::move(v)};
+    }
+    end_attempt(peer, *ok);
+    co_return password_check{*ok, std::nullopt};
 }
 
 // One PBKDF2 per key at a time: requests with the same credential wait for the one running.
-asio::awaitable<bool> authenticator::verify_shared(const std::string& key, bool known_user, const std::string& user,
-                                                   const std::string& password, const std::string& encoded,
-                                                   steady::time_point* valid_until) {
+// nullopt when max_verifications_in_progress PBKDF2 runs are going on already; requests with
+// the credential of one that runs join it and cost nothing more.
+asio::awaitable<std::optional<bool>> authenticator::verify_shared(const std::string& key, bool known_user,
+                                                                  const std::string& user, const std::string& password,
+                                                                  const std::string& encoded,
+                                                                  steady::time_point* valid_until) {
     std::shared_ptr<in_progress> running;
     {
         std::lock_guard lock(mutex_);
         auto it = running_.find(key);
         if (it != running_.end()) running = it->second;
+        else if (running_.size() >= max_verifications_in_progress) co_return std::nullopt;
         else running_.emplace(key, std::make_shared<in_progress>());
     }
     if (running) co_return co_await async_join(mutex_, std::move(running), asio::use_awaitable);

@@ -10,6 +10,8 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include <cstdint>
+#include <memory>
 #include <stdexcept>
 
 namespace smtpcheck::auth {
@@ -70,7 +72,10 @@ std::unique_ptr<key> from_jwk(const json::object& o) {
     auto k = std::make_unique<key>();
     if (auto kid = o.find("kid"); kid != o.end() && kid->value().is_string()) k->kid = kid->value().as_string();
     std::string kty = o.contains("kty") && o.at("kty").is_string() ? std::string(o.at("kty").as_string()) : "";
-    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+    // Owned here: b64_field and the checks below throw (the builder leaked, found by
+    // fuzz_auth_tokens).
+    std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> owned_bld(OSSL_PARAM_BLD_new(), &OSSL_PARAM_BLD_free);
+    OSSL_PARAM_BLD* bld = owned_bld.get();
     if (kty == "RSA") {
         auto n = b64_field(o, "n"), e = b64_field(o, "e");
         BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), static_cast<int>(n.size()), nullptr);
@@ -95,10 +100,8 @@ std::unique_ptr<key> from_jwk(const json::object& o) {
         if (k->secret.size() < 32) throw std::runtime_error("JWKS: an HS256 key needs at least 32 octets");
         k->type = key_type::oct;
     } else {
-        OSSL_PARAM_BLD_free(bld);
         throw std::runtime_error("JWKS: unsupported kty '" + kty + "'");
     }
-    OSSL_PARAM_BLD_free(bld);
     if (k->type != key_type::oct && !k->pkey) throw std::runtime_error("JWKS: a key OpenSSL does not accept");
     return k;
 }
@@ -137,12 +140,17 @@ std::optional<json::object> json_segment(std::string_view b64) {
     return v.as_object();
 }
 
+// A NumericDate from 1970 to the end of year 9999; anything else is no date at all (1e300 was
+// cast to long long, and exp + leeway overflowed: undefined behaviour, found by fuzz_auth_tokens).
 std::optional<long long> number(const json::object& o, const char* name) {
+    constexpr long long latest = 253402300799;  // 9999-12-31T23:59:59Z
     auto it = o.find(name);
     if (it == o.end()) return std::nullopt;
-    if (it->value().is_int64()) return it->value().as_int64();
-    if (it->value().is_uint64()) return static_cast<long long>(it->value().as_uint64());
-    if (it->value().is_double()) return static_cast<long long>(it->value().as_double());
+    const auto& v = it->value();
+    if (v.is_int64() && v.get_int64() >= 0 && v.get_int64() <= latest) return v.get_int64();
+    if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(latest)) return static_cast<long long>(v.get_uint64());
+    if (v.is_double() && v.get_double() >= 0 && v.get_double() <= static_cast<double>(latest))
+        return static_cast<long long>(v.get_double());
     return std::nullopt;
 }
 

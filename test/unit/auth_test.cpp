@@ -5,6 +5,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <thread>
+#include <atomic>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 #include <openssl/ec.h>
@@ -221,6 +224,24 @@ BOOST_AUTO_TEST_CASE(jwks_keys_are_chosen_by_kid_and_hs256_needs_an_oct_key) {
     BOOST_TEST(v.verify(hs, sys::now()).subject.value_or("") == "alice");
 }
 
+// Issue 11 (fuzz_auth_tokens): an exp of 1e300 was cast to long long and exp + leeway could
+// overflow (undefined behaviour after a good signature); a JWK without its fields leaked.
+BOOST_AUTO_TEST_CASE(absurd_dates_are_no_dates_and_bad_jwks_are_refused_cleanly) {
+    std::string hs_key(32, 'h');
+    json::object jwks{{"keys", json::array{json::object{{"kty", "oct"}, {"kid", "hs"}, {"k", base64url_encode(hs_key)}}}}};
+    jwt_verifier v(json::serialize(jwks), strict());
+    for (json::value exp : {json::value(1e300), json::value(9223372036854775807LL), json::value(-1),
+                            json::value(18446744073709551615ULL)}) {
+        auto c = claims();
+        c["exp"] = exp;
+        auto t = token(json::object{{"alg", "HS256"}, {"kid", "hs"}}, c, [&](auto in) { return hmac_sha256(hs_key, in); });
+        BOOST_TEST(!v.verify(t, sys::now()).subject, json::serialize(exp));
+    }
+    for (const char* bad : {R"({"keys":[{"kty":"RSA"}]})", R"({"keys":[{"kty":"EC","crv":"P-256"}]})",
+                            R"({"keys":[{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}]})"})
+        BOOST_CHECK_THROW(jwt_verifier(bad, strict()), std::exception);
+}
+
 BOOST_AUTO_TEST_CASE(basic_is_verified_once_then_cached) {
     authenticator a(alice_settings());
     asio::io_context io;
@@ -292,6 +313,75 @@ BOOST_AUTO_TEST_CASE(failures_per_address_are_limited) {
     auto good = with({{"Authorization", "SOTicket " + mint_ticket(secret, "alice", sys::now() + seconds(60))}});
     BOOST_TEST((run(io, a.check(good, "192.0.2.1")).what == verdict::kind::too_many_requests));
     BOOST_TEST((run(io, a.check(good, "192.0.2.2")).what == verdict::kind::ok));
+}
+
+// Issue 11: only finished failures counted, so a concurrent burst of wrong passwords from one
+// address all got 401 (300 of them against a limit of 20).
+BOOST_AUTO_TEST_CASE(concurrent_wrong_passwords_count_from_their_start) {
+    auto s = alice_settings();
+    s.failed_logins_per_minute = 5;
+    authenticator a(s);
+    asio::io_context io;
+    int unauthorized = 0, limited = 0;
+    std::vector<http::request_header<>> headers;  // check() holds a reference until it runs
+    for (int i = 0; i < 50; ++i)
+        headers.push_back(with({{"Authorization", "Basic " + base64_encode("alice:wrong" + std::to_string(i))}}));
+    for (const auto& bad : headers) {
+        asio::co_spawn(io, a.check(bad, "192.0.2.7"), [&](std::exception_ptr, verdict v) {
+            unauthorized += v.what == verdict::kind::unauthorized;
+            limited += v.what == verdict::kind::too_many_requests;
+        });
+    }
+    io.run();
+    BOOST_TEST(unauthorized == 5);
+    BOOST_TEST(limited == 45);
+    BOOST_TEST(a.password_hashes_computed() == 5u);
+    // The right password from another address in the same /64 waits too; IPv4 elsewhere does not.
+    auto good = with({{"Authorization", "Basic " + base64_encode("alice:pw")}});
+    auto v6 = with({{"Authorization", "Basic " + base64_encode("alice:wrong")}});
+    for (int i = 0; i < 5; ++i) run(io, a.check(v6, "2001:db8:1:2::" + std::to_string(i + 1)));
+    BOOST_TEST((run(io, a.check(good, "2001:db8:1:2:ffff::9")).what == verdict::kind::too_many_requests));
+    BOOST_TEST((run(io, a.check(good, "2001:db8:1:3::1")).what == verdict::kind::ok));
+    BOOST_TEST((run(io, a.check(good, "192.0.2.8")).what == verdict::kind::ok));
+}
+
+// Issue 11: the PBKDF2 queue had no bound, so every uncached login waited for seconds.
+BOOST_AUTO_TEST_CASE(at_most_32_verifications_run_or_wait) {
+    authenticator a(alice_settings());
+    asio::io_context io;
+    int unauthorized = 0, busy = 0;
+    std::vector<http::request_header<>> headers;
+    for (int i = 0; i < 40; ++i)
+        headers.push_back(with({{"Authorization", "Basic " + base64_encode("alice:guess" + std::to_string(i))}}));
+    for (int i = 0; i < 40; ++i) {
+        const auto& bad = headers[static_cast<std::size_t>(i)];
+        asio::co_spawn(io, a.check(bad, "198.51.100." + std::to_string(i)), [&](std::exception_ptr, verdict v) {
+            unauthorized += v.what == verdict::kind::unauthorized;
+            if (v.what == verdict::kind::too_many_requests && v.retry_after == seconds(1)) ++busy;
+        });
+    }
+    io.run();
+    BOOST_TEST(unauthorized == 32);
+    BOOST_TEST(busy == 8);
+    BOOST_TEST(a.password_hashes_computed() == 32u);
+}
+
+// Issue 11: with several threads a waiter joined a running verification without the lock
+// while another thread finished it (scripts/sanitize tsan reports the old code).
+BOOST_AUTO_TEST_CASE(a_burst_on_two_threads_shares_verifications_safely) {
+    authenticator a(alice_settings());
+    asio::io_context io(2);
+    std::atomic<int> ok{0};
+    const auto right = with({{"Authorization", "Basic " + base64_encode("alice:pw")}});
+    const auto wrong = with({{"Authorization", "Basic " + base64_encode("alice:pw ")}});
+    for (int i = 0; i < 200; ++i) {
+        asio::co_spawn(asio::make_strand(io), a.check(i % 2 ? right : wrong, "10.0." + std::to_string(i) + ".1"),
+                       [&](std::exception_ptr, verdict v) { ok += v.what == verdict::kind::ok; });
+    }
+    std::thread other([&] { io.run(); });
+    io.run();
+    other.join();
+    BOOST_TEST(ok.load() == 100);
 }
 
 BOOST_AUTO_TEST_CASE(a_session_needs_the_xsrf_header_bound_to_it) {

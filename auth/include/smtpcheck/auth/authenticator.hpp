@@ -89,7 +89,7 @@ private:
     boost::asio::awaitable<password_check> password_ok(const std::string& user, const std::string& password,
                                                        std::string_view peer,
                                                        std::chrono::steady_clock::time_point* valid_until = nullptr);
-    boost::asio::awaitable<bool> verify_shared(const std::string& key, bool known_user, const std::string& user,
+    boost::asio::awaitable<std::optional<bool>> verify_shared(const std::string& key, bool known_user, const std::string& user,
                                                const std::string& password, const std::string& encoded,
                                                std::chrono::steady_clock::time_point* valid_until);
     verdict limited(std::string_view peer);
@@ -119,7 +119,6 @@ private:
         unsigned failures = 0;
     };
     std::unordered_map<std::string, window> failures_;
-    std::size_t verifying_ = 0;  ///< password checks begun and not ended (begin_attempt)
 };
 
 }  // namespace smtpcheck::auth
