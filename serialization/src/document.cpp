@@ -2,6 +2,8 @@
 #include "smtpcheck/serialization/document.hpp"
 
 #include <boost/json/serialize.hpp>
+
+#include "smtpcheck/serialization/printable_text.hpp"
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 #include <boost/url/parse.hpp>
@@ -135,9 +137,51 @@ std::string_view content_type_of(media_type m) {
 
 bool is_xml(media_type m) { return m == media_type::xml || m == media_type::text_xml; }
 
-std::string write_json(const document& d) { return json::serialize(d.body); }
+namespace {
+
+// Every text a document carries is written as valid UTF-8 without control characters, whoever
+// put it there: a Content-Type of octet 0xff went into a 415's message and out as invalid JSON
+// (found by fuzz_http_request); a control character makes XML ill-formed. Checked first, so a
+// clean document (nearly all of them) is written without a copy.
+bool printable(const json::value& v) {
+    switch (v.kind()) {
+    case json::kind::string: return is_printable_text(v.get_string());
+    case json::kind::array:
+        return std::all_of(v.get_array().begin(), v.get_array().end(), [](const json::value& x) { return printable(x); });
+    case json::kind::object:
+        for (const auto& kv : v.get_object())
+            if (!is_printable_text(kv.key()) || !printable(kv.value())) return false;
+        return true;
+    default: return true;
+    }
+}
+
+json::value cleaned(const json::value& v) {
+    switch (v.kind()) {
+    case json::kind::string: return json::string(printable_text(v.get_string()));
+    case json::kind::array: {
+        json::array out;
+        for (const auto& x : v.get_array()) out.push_back(cleaned(x));
+        return out;
+    }
+    case json::kind::object: {
+        json::object out;
+        for (const auto& kv : v.get_object()) out[printable_text(kv.key())] = cleaned(kv.value());
+        return out;
+    }
+    default: return v;
+    }
+}
+
+}  // namespace
+
+std::string write_json(const document& d) {
+    if (printable(d.body)) return json::serialize(d.body);
+    return json::serialize(cleaned(d.body));
+}
 
 std::string write_xml(const document& d) {
+    if (!printable(d.body)) return write_xml(document{d.root, cleaned(d.body).as_object()});
     pt::ptree tree;
     auto& root = tree.add_child(d.root, pt::ptree());
     root.put("<xmlattr>.xmlns:i", "http://www.w3.org/2001/XMLSchema-instance");

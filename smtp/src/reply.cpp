@@ -5,7 +5,7 @@
 #include <charconv>
 #include <cstdint>
 
-#include <unistr.h>
+#include "smtpcheck/serialization/printable_text.hpp"
 
 namespace smtpcheck::smtp {
 namespace {
@@ -31,29 +31,7 @@ std::string upper(std::string_view s) {
 
 }  // namespace
 
-std::string printable_text(std::string_view in) {
-    if (std::all_of(in.begin(), in.end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; }))
-        return std::string(in);
-    static constexpr std::string_view replacement = "\xEF\xBF\xBD";
-    std::string out;
-    out.reserve(in.size() + 8);
-    const auto* p = reinterpret_cast<const std::uint8_t*>(in.data());
-    std::size_t n = in.size();
-    while (n > 0) {
-        ucs4_t c = 0;
-        // libunistring: the length of one character, and U+FFFD for an invalid sequence.
-        auto len = static_cast<std::size_t>(u8_mbtouc(&c, p, n));
-        if (c == '\t')
-            out += ' ';
-        else if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0xfffd)
-            out += replacement;
-        else
-            out.append(reinterpret_cast<const char*>(p), len);
-        p += len;
-        n -= len;
-    }
-    return out;
-}
+std::string printable_text(std::string_view in) { return serialization::printable_text(in); }
 
 std::string reply::first_line() const {
     std::string s = std::to_string(code);

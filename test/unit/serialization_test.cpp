@@ -1,6 +1,7 @@
 #include "smtpcheck/serialization/document.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -150,6 +151,25 @@ BOOST_AUTO_TEST_CASE(a_form_body_is_read_within_its_bounds) {
     auto r = ok("application/x-www-form-urlencoded", std::string_view(exact.get(), form.size()));
     BOOST_TEST(r.from.value_or("") == "a@b.example");
     BOOST_TEST(r.smtp_uri.value_or("") == "smtp://h.example");
+}
+
+// Issue 11 (fuzz_http_request): a Content-Type of octet 0xff went into a 415's message and
+// out as invalid JSON; control characters make XML ill-formed.
+BOOST_AUTO_TEST_CASE(documents_are_written_as_valid_utf8_without_controls) {
+    auto e = check_content_type("\xff/\x01");
+    BOOST_REQUIRE(e.has_value());
+    document d{"ErrorInfo", json::object{{"ErrorMessage", e->message}, {"Nested", json::array{"a\x1b[2Jb"}}}};
+    auto text = write_json(d);
+    boost::system::error_code ec;
+    auto back = json::parse(text, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(text.find('\xff') == std::string::npos);
+    BOOST_TEST(text.find("\\u0001") == std::string::npos);
+    BOOST_TEST(text.find("\\u001b") == std::string::npos);
+    auto xml = write_xml(d);
+    BOOST_TEST(xml.find('\x01') == std::string::npos);
+    BOOST_TEST(xml.find('\x1b') == std::string::npos);
+    BOOST_TEST(write_json(result(false, "plain")) == R"({"Success":false,"ErrorMessage":"plain","TableRight":null,"FieldProperties":{}})");
 }
 
 BOOST_AUTO_TEST_CASE(merge_patch_onto_the_default_request) {

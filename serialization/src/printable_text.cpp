@@ -1,0 +1,57 @@
+#include "smtpcheck/serialization/printable_text.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#include <unistr.h>
+
+namespace smtpcheck::serialization {
+namespace {
+
+bool printable_ascii(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+bool is_control(ucs4_t c) { return c < 0x20 || (c >= 0x7f && c < 0xa0); }
+
+}  // namespace
+
+std::string printable_text(std::string_view in) {
+    if (printable_ascii(in)) return std::string(in);
+    static constexpr std::string_view replacement = "\xEF\xBF\xBD";
+    std::string out;
+    out.reserve(in.size() + 8);
+    const auto* p = reinterpret_cast<const std::uint8_t*>(in.data());
+    std::size_t n = in.size();
+    while (n > 0) {
+        ucs4_t c = 0;
+        // libunistring: the length of one character, and U+FFFD for an invalid sequence.
+        auto len = static_cast<std::size_t>(u8_mbtouc(&c, p, n));
+        if (c == '\t')
+            out += ' ';
+        else if (is_control(c) || c == 0xfffd)
+            out += replacement;
+        else
+            out.append(reinterpret_cast<const char*>(p), len);
+        p += len;
+        n -= len;
+    }
+    return out;
+}
+
+bool is_printable_text(std::string_view in) {
+    if (printable_ascii(in)) return true;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(in.data());
+    std::size_t n = in.size();
+    while (n > 0) {
+        ucs4_t c = 0;
+        auto len = static_cast<std::size_t>(u8_mbtouc(&c, p, n));
+        // A U+FFFD that was sent as such (three octets) is fine; one made for a bad octet is not.
+        if (is_control(c) || (c == 0xfffd && len != 3)) return false;
+        p += len;
+        n -= len;
+    }
+    return true;
+}
+
+}  // namespace smtpcheck::serialization
