@@ -236,7 +236,9 @@ const binding bindings[] = {
      [](config& c, const value_ref& v) {
          std::string p(v.text);
          if (!p.empty() && p.back() == '/') p.pop_back();
-         if (!p.empty() && (p.front() != '/' || p.find_first_of("?#% ") != std::string::npos))
+         // No empty segment ("//" put the API routes at //api/..., found by fuzz_config).
+         if (!p.empty() && (p.front() != '/' || p.find_first_of("?#% ") != std::string::npos ||
+                            p.find("//") != std::string::npos || p == "/"))
              v.fail("empty or a path such as /Cust12345");
          c.server.base_path = p;
      }},

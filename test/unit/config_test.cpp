@@ -112,6 +112,12 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_key_and_the_value) {
     BOOST_TEST(contains(error_of("[server]\nlisten = 1\nlisten = 2\n"), "duplicate key"));
 }
 
+BOOST_AUTO_TEST_CASE(base_path_has_no_empty_segment) {  // issue 11, fuzz_config: "//" became "/"
+    BOOST_TEST(contains(error_of("", {"server.base_path=//"}), "server.base_path"));
+    BOOST_TEST(contains(error_of("", {"server.base_path=/a//b"}), "server.base_path"));
+    BOOST_TEST(load_config_text("", {"server.base_path=/"}).server.base_path == "");
+}
+
 BOOST_AUTO_TEST_CASE(base_path_loses_a_trailing_slash) {
     BOOST_TEST(load_config_text("", {"server.base_path=/Cust12345/"}).server.base_path == "/Cust12345");
 }
