@@ -1,4 +1,5 @@
 #include "smtpcheck/serialization/document.hpp"
+#include "smtpcheck/serialization/printable_text.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
 
 #include <boost/json/parse.hpp>
@@ -169,6 +170,14 @@ BOOST_AUTO_TEST_CASE(documents_are_written_as_valid_utf8_without_controls) {
     auto xml = write_xml(d);
     BOOST_TEST(xml.find('\x01') == std::string::npos);
     BOOST_TEST(xml.find('\x1b') == std::string::npos);
+    // Invalid sequences of three octets (overlong, surrogate) are invalid too; a real U+FFFD is not.
+    for (std::string_view bad : {"\xe0\x9e\x8f<xml", "\xed\xa0\x80"}) {
+        auto t = write_json(document{"ErrorInfo", json::object{{"ErrorMessage", bad}}});
+        BOOST_TEST(t.find(bad) == std::string::npos);
+        BOOST_TEST(!json::parse(t, ec).is_null());
+        BOOST_TEST(!ec);
+    }
+    BOOST_TEST(is_printable_text("ok \xef\xbf\xbd"));
     BOOST_TEST(write_json(result(false, "plain")) == R"({"Success":false,"ErrorMessage":"plain","TableRight":null,"FieldProperties":{}})");
 }
 
