@@ -149,8 +149,9 @@ def parse_head(text):
     return status, headers
 
 
-def curl(url, *args, method=None, data=None, headers=(), timeout=10):
-    """One request through curl; the final response (after any 100 Continue)."""
+def curl_bytes(url, *args, method=None, data=None, headers=(), timeout=10):
+    """One request through curl: status, headers and the body as bytes of the final response
+    (after any 100 Continue)."""
     cmd = [CURL, "-sS", "-D", "-", "--max-time", str(timeout)]
     if method:
         cmd += ["-X", method]
@@ -170,7 +171,13 @@ def curl(url, *args, method=None, data=None, headers=(), timeout=10):
         if 100 <= status < 200:
             raw = rest
             continue
-        return Response(status, hdrs, rest.decode("utf-8", "replace"))
+        return status, hdrs, rest
+
+
+def curl(url, *args, method=None, data=None, headers=(), timeout=10):
+    """One request through curl; the final response (after any 100 Continue)."""
+    status, hdrs, body = curl_bytes(url, *args, method=method, data=data, headers=headers, timeout=timeout)
+    return Response(status, hdrs, body.decode("utf-8", "replace"))
 
 
 class RawClient:

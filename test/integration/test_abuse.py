@@ -17,7 +17,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from harness import CURL, SMTPCHECK, Server, curl, free_port, parse_head
+from harness import SMTPCHECK, Server, curl, curl_bytes, free_port
 from smtp_peers import Aiosmtpd, Pki
 
 U = "/api/v1/Agents/CustomerService/TestSmtpServer"
@@ -38,25 +38,7 @@ def hash_of(password):
 
 def curl_raw(url, *args, method=None, data=None, headers=(), timeout=15):
     """Like harness.curl, but the body is left as bytes (to decode it strictly)."""
-    cmd = [CURL, "-sS", "-D", "-", "--max-time", str(timeout)]
-    if method:
-        cmd += ["-X", method]
-    for h in headers:
-        cmd += ["-H", h]
-    if data is not None:
-        cmd += ["--data-binary", data]
-    cmd += list(args) + [url]
-    out = subprocess.run(cmd, capture_output=True, timeout=timeout + 5)
-    if out.returncode != 0:
-        raise RuntimeError(f"curl failed ({out.returncode}): {out.stderr.decode()}")
-    raw = out.stdout
-    while True:
-        head, _, rest = raw.partition(b"\r\n\r\n")
-        status, hdrs = parse_head(head.decode("latin-1"))
-        if 100 <= status < 200:
-            raw = rest
-            continue
-        return status, hdrs, rest
+    return curl_bytes(url, *args, method=method, data=data, headers=headers, timeout=timeout)
 
 
 def vm_kib(pid, field):
