@@ -9,7 +9,7 @@
 //                     [--one-at-a-time]          (raw only: no pipelining, one command per round trip)
 // Prints dialogs per second and the median time of one dialog.
 #include "smtpcheck/smtp/message.hpp"
-#include "smtpcheck/smtp/smtp_test.hpp"
+#include "smtpcheck/smtp/engine.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

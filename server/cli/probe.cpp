@@ -2,7 +2,7 @@
 #include "commands.hpp"
 #include "smtpcheck/server/report_text.hpp"
 #include "smtpcheck/server/smtp_settings.hpp"
-#include "smtpcheck/smtp/smtp_test.hpp"
+#include "smtpcheck/smtp/engine.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

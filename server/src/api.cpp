@@ -8,7 +8,7 @@
 #include "smtpcheck/serialization/request_body.hpp"
 #include "smtpcheck/server/error_document.hpp"
 #include "smtpcheck/server/smtp_settings.hpp"
-#include "smtpcheck/smtp/smtp_test.hpp"
+#include "smtpcheck/smtp/engine.hpp"
 
 #include <boost/asio/this_coro.hpp>
 

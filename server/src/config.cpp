@@ -296,6 +296,17 @@ const binding bindings[] = {
      [](config& c, const value_ref& v) { c.smtp.allow_plaintext_auth = as_bool(v); }},
     {"smtp", "tls_verify", false, [](config& c, const value_ref& v) { c.smtp.tls_verify = as_bool(v); }},
     {"smtp", "ca_file", false, [](config& c, const value_ref& v) { c.smtp.ca_file = v.text; }},
+    {"smtp", "dns_servers", false,
+     [](config& c, const value_ref& v) {
+         c.smtp.dns_servers = as_list(v);
+         for (const auto& server : c.smtp.dns_servers)
+             if (server.find_first_not_of("0123456789abcdefABCDEF.:[]") != std::string::npos)
+                 v.fail("IP addresses with optional ports, such as 127.0.0.1:5353 or [::1]:53");
+     }},
+    {"smtp", "dns_cache_entries", false,
+     [](config& c, const value_ref& v) { c.smtp.dns_cache_entries = as_uint(v, 0, 1'000'000); }},
+    {"smtp", "dns_max_ttl_s", false,
+     [](config& c, const value_ref& v) { c.smtp.dns_max_ttl = std::chrono::seconds(as_uint(v, 0, 86400)); }},
     {"smtp", "credentials_file", false, [](config& c, const value_ref& v) { c.smtp.credentials_file = v.text; }},
     {"smtp", "secret_key_file", false, [](config& c, const value_ref& v) { c.smtp.secret_key_file = v.text; }},
 

@@ -15,6 +15,9 @@ smtp::test_settings make_test_settings(const config& cfg) {
     s.destinations.allowed_ports = cfg.smtp.allowed_ports;
     s.destinations.allow = cfg.smtp.allow_destinations;
     s.destinations.deny = cfg.smtp.deny_destinations;
+    s.dns.servers = cfg.smtp.dns_servers;
+    s.dns.cache_entries = cfg.smtp.dns_cache_entries;
+    s.dns.max_ttl = cfg.smtp.dns_max_ttl;
     s.tls = smtp::make_client_tls_context(cfg.smtp.ca_file);
     s.credentials = std::make_shared<smtp::credential_store>(cfg.smtp.credentials_file, cfg.smtp.secret_key_file);
     return s;

@@ -209,6 +209,25 @@ class TlsFailures(Base):
             server.stop()
         self.expect_failure(rc, doc, "SR_SMTP_TLS_FAILED", "starttls")
         self.assertIn(f"smtp+starttls://127.0.0.1:{server.port}", doc["Hint"])
+        # No handshake happened: the report says only that TLS was tried (issue 10).
+        self.assertEqual(doc["Tls"]["Mode"], "implicit")
+        self.assertIsNone(doc["Tls"]["Version"], doc["Tls"])
+        self.assertIsNone(doc["Tls"]["Cipher"], doc["Tls"])
+        self.assertIs(doc["Tls"]["Verified"], False)
+        self.assertIsNone(doc["Tls"]["Certificate"])
+
+    def test_a_starttls_handshake_that_fails_reports_no_version_cipher_or_verification(self):
+        server = Scripted([(None, b"220 x ESMTP\r\n"), (b"EHLO", b"250-x\r\n250 STARTTLS\r\n"),
+                           (b"STARTTLS", b"220 go ahead\r\n"), (None, b"this is not a TLS record\r\n" * 4)])
+        try:
+            rc, doc = probe(f"smtp+starttls://127.0.0.1:{server.port}")
+        finally:
+            server.stop()
+        self.expect_failure(rc, doc, "SR_SMTP_TLS_FAILED", "starttls")
+        self.assertEqual(doc["Tls"]["Mode"], "starttls")
+        self.assertIsNone(doc["Tls"]["Version"], doc["Tls"])
+        self.assertIsNone(doc["Tls"]["Cipher"], doc["Tls"])
+        self.assertIs(doc["Tls"]["Verified"], False)
 
     def test_smtp_to_an_implicit_tls_server_says_which_uri_to_try(self):
         server = Aiosmtpd(implicit=self.pki.context(self.good))
@@ -347,6 +366,24 @@ class RefusedBeforeConnecting(Base):
     def test_an_invalid_name_does_not_resolve(self):
         rc, doc = probe("smtp://no-such-host.invalid")
         self.expect_failure(rc, doc, "SR_SMTP_DNS_FAILED", "resolve")
+
+    def timed_probe(self, uri, *args, loopback=True):
+        import time
+        started = time.monotonic()
+        rc, doc = probe(uri, "--timeout-ms", "10000", *args, loopback=loopback)
+        return rc, doc, time.monotonic() - started
+
+    def test_the_probe_exits_at_once_after_a_blocked_destination(self):
+        # Before issue 10 the deadline timer stayed armed: the process sat out the 10 s.
+        rc, doc, elapsed = self.timed_probe("smtp://169.254.169.254:25", loopback=False)
+        self.expect_failure(rc, doc, "SR_SMTP_DESTINATION_BLOCKED", "resolve")
+        self.assertLess(elapsed, 3.0)
+
+    def test_the_probe_exits_at_once_after_a_refused_connection(self):
+        from smtp_peers import free_port
+        rc, doc, elapsed = self.timed_probe(f"smtp://127.0.0.1:{free_port()}")
+        self.expect_failure(rc, doc, "SR_SMTP_CONNECT_FAILED", "connect")
+        self.assertLess(elapsed, 3.0)
 
     def test_a_closed_port_is_connect_failed(self):
         from smtp_peers import free_port

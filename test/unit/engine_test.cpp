@@ -1,7 +1,7 @@
 // The I/O side of the SMTP test: the dialog driver over a scripted transport with a fault
 // injected at every operation in turn, and run_test cancelled from outside.
 #include "smtpcheck/smtp/detail/dialog_driver.hpp"
-#include "smtpcheck/smtp/smtp_test.hpp"
+#include "smtpcheck/smtp/engine.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>

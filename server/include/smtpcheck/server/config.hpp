@@ -63,6 +63,9 @@ struct smtp_settings {
     bool allow_plaintext_auth = false;
     bool tls_verify = true;
     std::string ca_file;
+    std::vector<std::string> dns_servers;  ///< empty: /etc/resolv.conf
+    std::size_t dns_cache_entries = 1024;
+    std::chrono::seconds dns_max_ttl{300};
     std::string credentials_file = "credentials.json";
     std::string secret_key_file;
 };

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "smtpcheck/serialization/localization.hpp"
-#include "smtpcheck/smtp/smtp_test.hpp"
+#include "smtpcheck/smtp/engine.hpp"
 
 #include <chrono>
 #include <optional>

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "smtpcheck/server/config.hpp"
-#include "smtpcheck/smtp/smtp_test.hpp"
+#include "smtpcheck/smtp/engine.hpp"
 
 namespace smtpcheck {
 

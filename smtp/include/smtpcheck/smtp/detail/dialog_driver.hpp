@@ -7,7 +7,7 @@
 #pragma once
 
 #include "smtpcheck/smtp/dialog.hpp"
-#include "smtpcheck/smtp/smtp_test.hpp"
+#include "smtpcheck/smtp/engine.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>

@@ -3,6 +3,7 @@
 
 #include "smtpcheck/smtp/credential_store.hpp"
 #include "smtpcheck/smtp/destination_policy.hpp"
+#include "smtpcheck/smtp/dns.hpp"
 #include "smtpcheck/smtp/outcome.hpp"
 #include "smtpcheck/smtp/reply.hpp"
 
@@ -53,6 +54,10 @@ struct test_settings {
         "No reply is needed.\n\nTest id: {test_id}\n";
     /// Client TLS context (system store plus smtp.ca_file): see make_client_tls_context.
     std::shared_ptr<boost::asio::ssl::context> tls;
+    /// DNS (c-ares): options of the executor's own resolver (dns_resolver::of), made by the
+    /// first test on an execution context; `resolver`, when set, is used instead.
+    dns_options dns;
+    std::shared_ptr<dns_resolver> resolver;
     /// Where UseStoredPassword looks; null: nothing is stored.
     std::shared_ptr<const credential_store> credentials;
     /// Called once when the test leaves validation for the network (not for a request refused
@@ -78,8 +83,8 @@ struct certificate_info {
 
 struct tls_info {
     std::string mode;  ///< "starttls" or "implicit"
-    std::string version;
-    std::string cipher;
+    std::string version;  ///< empty when no handshake completed
+    std::string cipher;   ///< empty when no handshake completed
     bool verified = false;
     std::optional<std::string> verify_error;
     std::optional<certificate_info> certificate;
@@ -108,6 +113,7 @@ struct test_report {
     std::string host;
     std::uint16_t port = 0;
     std::optional<std::string> address;  ///< the address that answered
+    std::optional<bool> dns_cached;      ///< for names: whether the answer came from the cache
     std::vector<tried_address> tried;
     std::optional<std::string> greeting;
     std::vector<std::string> extensions;

@@ -1,6 +1,7 @@
-#include "smtpcheck/smtp/smtp_test.hpp"
+#include "smtpcheck/smtp/engine.hpp"
 
 #include "smtpcheck/smtp/detail/dialog_driver.hpp"
+#include "smtpcheck/smtp/dns.hpp"
 #include "smtpcheck/smtp/message.hpp"
 #include "smtpcheck/smtp/smtp_uri.hpp"
 
@@ -35,18 +36,31 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Everything the deadline must be able to close, owned jointly by the test and its timer.
+// Everything the deadline must be able to close, owned jointly by the test, its timer and its
+// pending connection attempts.
 struct connection_state {
-    explicit connection_state(const asio::any_io_executor& ex) : socket(ex), resolver(ex), timer(ex) {}
-    tcp::socket socket;
-    tcp::resolver resolver;
+    explicit connection_state(const asio::any_io_executor& ex) : socket(ex), timer(ex), wake(ex) {}
+    tcp::socket socket;  ///< the connection that won
     asio::steady_timer timer;
+    /// Happy Eyeballs: when the next attempt starts; cancelled when an attempt ends.
+    asio::steady_timer wake;
+    std::weak_ptr<detail::dns_wait> lookup;  ///< the running DNS lookup, abandoned on close()
+    struct attempt {
+        attempt(const asio::any_io_executor& ex, tcp::endpoint e) : socket(ex), endpoint(e) {}
+        tcp::socket socket;
+        tcp::endpoint endpoint;
+        bool finished = false;
+        error_code result;
+    };
+    std::vector<attempt> attempts;  ///< reserved up front: handlers keep indexes into it
     bool timed_out = false;
     int verify_error = X509_V_OK;  ///< the first certificate problem OpenSSL reported
 
     void close() {
         error_code ignored;
-        resolver.cancel();
+        if (auto w = lookup.lock()) w->abandon();
+        for (auto& a : attempts) a.socket.close(ignored);
+        wake.cancel();
         socket.close(ignored);
     }
 };
@@ -164,13 +178,18 @@ public:
         tls_info info;
         info.mode = std::move(mode);
         SSL* s = const_cast<tcp_transport*>(this)->tls_->native_handle();
-        info.version = SSL_get_version(s);
-        if (const SSL_CIPHER* c = SSL_get_current_cipher(s)) info.cipher = SSL_CIPHER_get_name(c);
+        // Only what is known: a handshake that failed agreed on no version or cipher and
+        // verified nothing (the certificate, when the server sent one, is still described).
+        const bool established = !handshake_error_;
+        if (established) {
+            info.version = SSL_get_version(s);
+            if (const SSL_CIPHER* c = SSL_get_current_cipher(s)) info.cipher = SSL_CIPHER_get_name(c);
+        }
         if (X509* cert = SSL_get1_peer_certificate(s)) {
             info.certificate = describe_certificate(cert);
             X509_free(cert);
         }
-        info.verified = conn_.verify_error == X509_V_OK && SSL_get_verify_result(s) == X509_V_OK;
+        info.verified = established && conn_.verify_error == X509_V_OK && SSL_get_verify_result(s) == X509_V_OK;
         if (conn_.verify_error != X509_V_OK) info.verify_error = verify_error_text(conn_.verify_error);
         return info;
     }
@@ -291,14 +310,33 @@ std::optional<validated> validate(const test_request& request, const test_settin
     return v;
 }
 
-// resolve, destination policy, connect to the allowed addresses in turn: true when
-// connected; otherwise the report says why (finish() or stop_early() ran).
+// resolve, destination policy, connect (Happy Eyeballs): true when connected; otherwise the
+// report says why (finish() or stop_early() ran).
 constexpr std::size_t max_addresses_used = 16;
+// RFC 8305's recommended Connection Attempt Delay.
+constexpr std::chrono::milliseconds attempt_delay{250};
+
+std::string attempt_outcome(const error_code& ec) {
+    return ec == asio::error::connection_refused ? "connect refused" : ec.message();
+}
+
+// Addresses interleaved by family, the family of the resolver's first choice first (RFC 8305
+// section 4), keeping the resolver's order within each family.
+std::vector<tcp::endpoint> interleave(const std::vector<tcp::endpoint>& allowed) {
+    std::vector<tcp::endpoint> first, second, out;
+    const bool v6_first = allowed.front().address().is_v6();
+    for (const auto& ep : allowed) (ep.address().is_v6() == v6_first ? first : second).push_back(ep);
+    for (std::size_t i = 0; i < std::max(first.size(), second.size()); ++i) {
+        if (i < first.size()) out.push_back(first[i]);
+        if (i < second.size()) out.push_back(second[i]);
+    }
+    return out;
+}
 
 template <class Finish, class StopEarly, class Cancelled>
-awaitable<bool> connect_phase(connection_state& conn, const smtp_uri& uri, const test_settings& settings,
-                              test_report& report, detail::driver_context& ctx, Finish& finish, StopEarly& stop_early,
-                              Cancelled& cancelled) {
+awaitable<bool> connect_phase(const std::shared_ptr<connection_state>& conn, const smtp_uri& uri,
+                              const test_settings& settings, test_report& report, detail::driver_context& ctx,
+                              Finish& finish, StopEarly& stop_early, Cancelled& cancelled) {
     // resolve: every A and AAAA record
     ctx.enter(phase::resolve);
     // Listed after the addresses that were tried, however this phase ends.
@@ -313,21 +351,28 @@ awaitable<bool> connect_phase(connection_state& conn, const smtp_uri& uri, const
     if (uri.host_is_address) {
         endpoints.emplace_back(asio::ip::make_address(uri.host), uri.port);
     } else {
-        auto [ec, results] = co_await conn.resolver.async_resolve(uri.host, std::to_string(uri.port), use_tuple);
+        auto& resolver =
+            settings.resolver ? *settings.resolver : dns_resolver::of(conn->socket.get_executor(), settings.dns);
+        dns_answer answer = co_await resolver.async_resolve(uri.host, asio::use_awaitable, &conn->lookup);
         if (stop_early(phase::resolve)) co_return false;
-        if (ec || results.empty()) {
-            finish(outcome_code::dns_failed, phase::resolve, ec ? ec.message() : "no address");
+        if (cancelled()) {
+            finish(outcome_code::timeout, phase::resolve, "cancelled by the caller");
             co_return false;
         }
+        if (answer.status != dns_status::ok) {
+            finish(outcome_code::dns_failed, phase::resolve, answer.detail);
+            co_return false;
+        }
+        report.dns_cached = answer.cached;
         // At most 16 addresses are used (SPEC 3.2): a name may answer with hundreds, and each
         // would cost a check, an entry in the report and perhaps a connect. The next 16 are
         // listed as not tried, and then only how many more there were.
         std::size_t skipped = 0;
-        for (const auto& r : results) {
+        for (const auto& address : answer.addresses) {
             if (endpoints.size() < max_addresses_used)
-                endpoints.push_back(r.endpoint());
+                endpoints.emplace_back(address, uri.port);
             else if (++skipped <= max_addresses_used)
-                not_tried.entries.push_back({r.endpoint().address().to_string(), "not tried: more than 16 addresses"});
+                not_tried.entries.push_back({address.to_string(), "not tried: more than 16 addresses"});
         }
         if (skipped > max_addresses_used)
             not_tried.entries.push_back(
@@ -349,29 +394,76 @@ awaitable<bool> connect_phase(connection_state& conn, const smtp_uri& uri, const
         co_return false;
     }
 
+    // connect, as Happy Eyeballs v2 does (RFC 8305 section 5): the next address 250 ms after
+    // the previous attempt started if that one has not answered, or at once when it failed;
+    // the first to connect wins and the others are closed.
     ctx.enter(phase::connect);
-    for (const auto& ep : allowed) {
-        error_code ec;
-        conn.socket.close(ec);
-        auto [cec] = co_await conn.socket.async_connect(ep, use_tuple);
-        if (stop_early(phase::connect)) {
-            report.tried.push_back({ep.address().to_string(), "no answer before the deadline"});
+    const auto order = interleave(allowed);
+    const auto executor = conn->socket.get_executor();
+    conn->attempts.reserve(order.size());
+    auto last_start = std::chrono::steady_clock::now();
+    auto launch = [&] {
+        const std::size_t i = conn->attempts.size();
+        conn->attempts.emplace_back(executor, order[i]);
+        conn->attempts[i].socket.async_connect(order[i], [conn, i](error_code ec) {
+            auto& a = conn->attempts[i];
+            a.finished = true;
+            a.result = ec;
+            conn->wake.cancel();
+        });
+        last_start = std::chrono::steady_clock::now();
+    };
+    // Every attempt's outcome into Tried, in the order they started.
+    auto list_attempts = [&](std::optional<std::size_t> winner, const char* unfinished) {
+        for (std::size_t i = 0; i < conn->attempts.size(); ++i) {
+            const auto& a = conn->attempts[i];
+            report.tried.push_back({a.endpoint.address().to_string(),
+                                    winner == i                                                  ? "connected"
+                                    : a.finished && a.result != asio::error::operation_aborted ? attempt_outcome(a.result)
+                                                                                               : unfinished});
+        }
+    };
+
+    launch();
+    for (;;) {
+        std::optional<std::size_t> winner;
+        std::size_t running = 0;
+        for (std::size_t i = 0; i < conn->attempts.size(); ++i) {
+            const auto& a = conn->attempts[i];
+            if (!a.finished) ++running;
+            else if (!a.result && !winner) winner = i;
+        }
+        if (winner && !conn->timed_out) {
+            auto& won = conn->attempts[*winner];
+            conn->socket = std::move(won.socket);
+            error_code ignored;
+            for (auto& a : conn->attempts) a.socket.close(ignored);  // the others: abandoned
+            list_attempts(winner, "abandoned: another address connected first");
+            report.address = won.endpoint.address().to_string();
+            conn->socket.set_option(tcp::no_delay(true), ignored);
+            co_return true;
+        }
+        if (conn->timed_out) {
+            list_attempts(std::nullopt, "no answer before the deadline");
+            stop_early(phase::connect);
             co_return false;
         }
         if (cancelled()) {
+            list_attempts(std::nullopt, "cancelled by the caller");
             finish(outcome_code::timeout, phase::connect, "cancelled by the caller");
             co_return false;
         }
-        if (!cec) {
-            report.tried.push_back({ep.address().to_string(), "connected"});
-            report.address = ep.address().to_string();
-            error_code ignored;
-            conn.socket.set_option(tcp::no_delay(true), ignored);
-            co_return true;
+        const bool more = conn->attempts.size() < order.size();
+        if (more && (conn->attempts.back().finished ||
+                     std::chrono::steady_clock::now() >= last_start + attempt_delay)) {
+            launch();
+            continue;
         }
-        report.tried.push_back({ep.address().to_string(),
-                                cec == asio::error::connection_refused ? "connect refused" : cec.message()});
+        if (!more && running == 0) break;
+        conn->wake.expires_at(more ? last_start + attempt_delay : std::chrono::steady_clock::time_point::max());
+        co_await conn->wake.async_wait(use_tuple);
     }
+    list_attempts(std::nullopt, "");
     finish(outcome_code::connect_failed, phase::connect, "no address accepted the connection");
     co_return false;
 }
@@ -518,6 +610,15 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
         conn->timed_out = true;
         conn->close();
     });
+    // The timer's handler and any pending connection attempt hold `conn`: all are released the
+    // moment the test ends, on every path, not when the deadline would have passed.
+    struct release_on_exit {
+        std::shared_ptr<connection_state> conn;
+        ~release_on_exit() {
+            conn->timer.cancel();
+            conn->close();
+        }
+    } release{conn};
     auto cancellation = co_await asio::this_coro::cancellation_state;
     auto cancelled = [&cancellation] { return cancellation.cancelled() != asio::cancellation_type::none; };
     auto stop_early = [&](phase where) {  // true: the report says timeout
@@ -526,7 +627,7 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
         return true;
     };
 
-    if (!co_await connect_phase(*conn, uri, settings, report, ctx, finish, stop_early, cancelled))
+    if (!co_await connect_phase(conn, uri, settings, report, ctx, finish, stop_early, cancelled))
         co_return std::move(report);
 
     tcp_transport transport(*conn, *tls, uri, settings.tls_verify);
@@ -576,6 +677,7 @@ boost::json::object report_to_json(const test_report& r, const std::optional<std
     json::array tried;
     for (const auto& t : r.tried) tried.push_back(json::object{{"Address", t.address}, {"Outcome", t.outcome}});
     server["Tried"] = std::move(tried);
+    server["Dns"] = r.dns_cached ? json::value(json::object{{"Cached", *r.dns_cached}}) : json::value(nullptr);
     server["Greeting"] = r.greeting ? json::value(*r.greeting) : json::value(nullptr);
     json::array ext;
     for (const auto& e : r.extensions) ext.push_back(json::value(e));
@@ -584,8 +686,8 @@ boost::json::object report_to_json(const test_report& r, const std::optional<std
     if (r.tls) {
         json::object t;
         t["Mode"] = r.tls->mode;
-        t["Version"] = r.tls->version;
-        t["Cipher"] = r.tls->cipher;
+        t["Version"] = r.tls->version.empty() ? json::value(nullptr) : json::value(r.tls->version);
+        t["Cipher"] = r.tls->cipher.empty() ? json::value(nullptr) : json::value(r.tls->cipher);
         t["Verified"] = r.tls->verified;
         t["VerifyError"] = r.tls->verify_error ? json::value(*r.tls->verify_error) : json::value(nullptr);
         if (r.tls->certificate) {
