@@ -228,15 +228,24 @@ asio::awaitable<authenticator::password_check> authenticator::password_ok(const 
             co_return password_check{true, std::nullopt};
         }
     }
-    if (auto refused = begin_attempt(peer)) co_return password_check{false, std::move(refused)};
+    // A request that joins a running verification of the same credential is the same guess,
+    // not a new one: only a verification that starts counts. (Counting every request made a
+    // burst of one client's right password, before the cache held it, 429 past the limit.)
+    bool counted = true;
+    {
+        std::lock_guard lock(mutex_);
+        counted = !running_.contains(key);
+    }
+    if (counted)
+        if (auto refused = begin_attempt(peer)) co_return password_check{false, std::move(refused)};
     auto ok = co_await verify_shared(key, hash != s_.users.end(), user, password, encoded, valid_until);
     if (!ok) {  // too many verifications running: not a guess, so not a failure
-        end_attempt(peer, true);
+        if (counted) end_attempt(peer, true);
         auto v = deny(verdict::kind::too_many_requests, "too many password checks in progress");
         v.retry_after = std::chrono::seconds(1);
         co_return password_check{false, std::move(v)};
     }
-    end_attempt(peer, *ok);
+    if (counted) end_attempt(peer, *ok);
     co_return password_check{*ok, std::nullopt};
 }
 
