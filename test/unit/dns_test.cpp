@@ -11,11 +11,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <map>
 #include <optional>
 
@@ -291,6 +294,30 @@ BOOST_FIXTURE_TEST_CASE(names_that_never_answer_do_not_delay_the_others, fixture
     while (silent_done < 4 && io.run_one_for(std::chrono::seconds(1))) {
     }
     BOOST_TEST(silent_done == 4);
+}
+
+// The context's own resolver (dns_resolver::of) used from strands on two threads, as `serve`
+// with server.threads = 2 uses it (scripts/sanitize tsan runs this).
+BOOST_FIXTURE_TEST_CASE(lookups_from_two_threads_share_the_context_resolver_safely, fixture) {
+    asio::io_context clients(2);
+    std::atomic<int> ok{0}, cached{0};
+    for (int i = 0; i < 200; ++i) {
+        auto strand = asio::make_strand(clients);
+        asio::co_spawn(strand, [&, strand, i]() -> asio::awaitable<void> {
+            auto& r = dns_resolver::of(asio::any_io_executor(strand), options_for(dns));
+            auto a = co_await r.async_resolve("ok" + std::to_string(i % 10) + ".test", asio::use_awaitable);
+            ok += a.status == dns_status::ok;
+            cached += a.cached;
+        }, asio::detached);
+    }
+    std::thread dns_thread([&] { io.run_for(std::chrono::seconds(10)); });
+    std::thread other([&] { clients.run_for(std::chrono::seconds(10)); });
+    clients.run_for(std::chrono::seconds(10));
+    other.join();
+    io.stop();
+    dns_thread.join();
+    BOOST_TEST(ok.load() == 200);
+    BOOST_TEST(dns.queries.size() <= 10u);  // ten names, each asked once (A and AAAA)
 }
 
 BOOST_FIXTURE_TEST_CASE(a_name_that_never_answers_ends_at_the_deadline_in_phase_resolve, fixture) {
