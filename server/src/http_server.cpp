@@ -689,16 +689,32 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
     lowest.socket().close(ignored);
 }
 
+// Connections accepted without waiting, after each accept that had to wait: at most this many.
+constexpr int max_accepts_per_wakeup = 4096;
+
 template <class Protocol, class Acceptor, class Spawn>
 awaitable<void> accept_loop(std::shared_ptr<http_server::impl> srv, Acceptor& acceptor, Spawn spawn) {
     asio::steady_timer backoff(srv->strand);
+    // A strand per connection only when several threads run the context: with one thread the
+    // executor already serializes everything, and a strand costs a type-erased copy and a
+    // dispatch on every operation.
+    auto connection_executor = [&] {
+        return srv->single_threaded ? srv->executor : asio::any_io_executor(asio::make_strand(srv->executor));
+    };
+    auto admit = [&](typename Protocol::socket socket) {
+        if (srv->connection_count >= srv->cfg.server.max_connections) {
+            srv->log_at(spdlog::level::warn, "refused a connection: server.max_connections ({}) reached",
+                        srv->cfg.server.max_connections);
+            error_code ignored;
+            socket.close(ignored);
+            return;
+        }
+        spawn(std::move(socket));
+    };
+    error_code ignored;
+    acceptor.non_blocking(true, ignored);  // for the accepts that must not wait, below
     for (;;) {
-        // A strand per connection only when several threads run the context: with one
-        // thread the executor already serializes everything, and a strand costs a
-        // type-erased copy and a dispatch on every operation.
-        asio::any_io_executor connection_executor =
-            srv->single_threaded ? srv->executor : asio::any_io_executor(asio::make_strand(srv->executor));
-        auto [ec, socket] = co_await acceptor.async_accept(connection_executor, use_tuple);
+        auto [ec, socket] = co_await acceptor.async_accept(connection_executor(), use_tuple);
         if (!acceptor.is_open() || srv->is_draining) break;
         if (ec) {
             if (is_resource_exhaustion(ec)) {
@@ -710,14 +726,17 @@ awaitable<void> accept_loop(std::shared_ptr<http_server::impl> srv, Acceptor& ac
             }
             continue;
         }
-        if (srv->connection_count >= srv->cfg.server.max_connections) {
-            srv->log_at(spdlog::level::warn, "refused a connection: server.max_connections ({}) reached",
-                        srv->cfg.server.max_connections);
-            error_code ignored;
-            socket.close(ignored);
-            continue;
+        admit(std::move(socket));
+        // Then every connection already queued, until the kernel has none (as nginx does when
+        // the listener is readable). One accept per wakeup put each new connection of a burst
+        // behind a whole pass of the scheduler over every connection accepted before it: a
+        // fresh server took 1,000 connections in about a second (issue 17).
+        for (int i = 0; i < max_accepts_per_wakeup; ++i) {
+            error_code aec;
+            auto more = acceptor.accept(connection_executor(), aec);
+            if (aec) break;  // would_block: the queue is empty; anything else: the async accept says it
+            admit(std::move(more));
         }
-        spawn(std::move(socket));
     }
 }
 

@@ -381,7 +381,17 @@ private:
             if (!self || ec) return;
             self->timer_armed_ = false;
             if (!self->channel_) return;
-            ares_process_fd(self->channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+            // Asio's waits do not look at readiness that came while none was queued (epoll is
+            // edge-triggered, waits are never speculative). With one thread none is missed:
+            // each wait is queued again in the handler that drained its socket. With several,
+            // another thread may take an edge in between; reading every socket here, before
+            // c-ares retries, picks up such an answer at the next timeout at the latest.
+            std::vector<int> readable;
+            for (const auto& [fd, w] : self->watches_)
+                if (w->want_read) readable.push_back(fd);
+            for (int fd : readable)
+                if (self->channel_ && self->watches_.contains(fd)) ares_process_fd(self->channel_, fd, ARES_SOCKET_BAD);
+            if (self->channel_) ares_process_fd(self->channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
             self->arm_timer();
         });
     }

@@ -349,6 +349,71 @@ class Connections(unittest.TestCase):
                 self.assertEqual(curl(server.url + "/healthz").status, 200)
 
 
+class BurstOfConnections(unittest.TestCase):
+    """Issue 17: a fresh server took new connections one accept per pass of its scheduler, so
+    under load each new connection waited behind a pass over every busy one (wrk with 1,000
+    connections on a fresh server: p99 1.2 s and timeouts; the listener's accept queue held
+    ~300 for half a second). Here wrk (Debian's) opens 1,000 keep-alive connections at once on
+    a fresh server and keeps them busy; a second wave of 300 connections opened at once while
+    they are busy must each get its first answer within a generous 1 s, and no request of
+    wrk's may take longer (its --timeout). With one thread and with two."""
+
+    def second_wave(self, port, count=300, bound=1.0):
+        """Opens `count` connections at once, sends GET /healthz on each as soon as it is
+        connected; returns the seconds until each one's first answer (None: no answer)."""
+        import selectors
+        sel = selectors.DefaultSelector()
+        started, answered = {}, {}
+        for _ in range(count):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            sel.register(s, selectors.EVENT_WRITE)
+        deadline = time.monotonic() + bound + 2
+        while len(answered) < count and time.monotonic() < deadline:
+            for key, events in sel.select(timeout=0.1):
+                s = key.fileobj
+                if events & selectors.EVENT_WRITE and s not in started:
+                    started[s] = time.monotonic()
+                    s.send(GET_HEALTH)
+                    sel.modify(s, selectors.EVENT_READ)
+                elif events & selectors.EVENT_READ and s not in answered:
+                    answered[s] = time.monotonic() - started[s] if s.recv(4096) else None
+                    sel.unregister(s)
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        for s in answered:
+            s.close()
+        return [answered.get(s) for s in started] + [None] * (count - len(started))
+
+    def burst(self, threads):
+        import resource
+        import shutil
+        wrk = shutil.which("wrk")
+        self.assertIsNotNone(wrk, "wrk is missing (scripts/packages-test.txt)")
+        limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+        with Server(f"server.threads={threads}", "log.access=false", nofile=4096) as server:
+            load = subprocess.Popen([wrk, "-t1", "-c1000", "-d3s", "--timeout", "1s", server.url + "/healthz"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+            time.sleep(1)  # the 1,000 are connected and busy
+            waits = self.second_wave(server.port)
+            out, err = load.communicate(timeout=60)
+        self.assertEqual(load.returncode, 0, err)
+        late = [w for w in waits if w is None or w > 1.0]
+        self.assertEqual(len(late), 0, f"{len(late)} of {len(waits)} new connections waited over 1 s; slowest "
+                                   f"{max((w for w in waits if w is not None), default=None)}")
+        # Requests over 1 s count as timeouts; a refused or reset connection as an error.
+        self.assertNotIn("Socket errors", out, out)
+        self.assertNotIn("Non-2xx", out)
+        self.assertGreater(int(re.search(r"(\d+) requests in", out).group(1)), 1000, out)
+
+    def test_1000_connections_at_once_then_300_more_are_answered_within_a_second(self):
+        self.burst(1)
+
+    def test_the_same_with_two_threads(self):
+        self.burst(2)
+
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(self):
         with Server() as server:

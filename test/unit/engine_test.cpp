@@ -107,9 +107,201 @@ driven drive(std::size_t fail_at, fault kind) {
     return out;
 }
 
+
+// Every script of issue 10: the server's replies, the dialog's settings, what the user sees.
+struct script {
+    const char* name;
+    tls_mode mode;
+    std::optional<std::string> user, password;
+    std::string mechanism;
+    std::vector<std::string> replies;
+    outcome_code failure;  ///< none: the script succeeds
+    bool tls_at_start = false;
+};
+
+std::vector<script> scripts() {
+    const std::string tail_plain[] = {"250 2.1.0 ok\r\n", "250 2.1.5 ok\r\n", "354 go\r\n", "250 2.0.0 queued\r\n",
+                                      "221 bye\r\n"};
+    auto with_tail = [&](std::vector<std::string> head) {
+        head.insert(head.end(), std::begin(tail_plain), std::end(tail_plain));
+        return head;
+    };
+    const std::string tls_ehlo = "250-mx.example\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
+    auto after_tls = [&](std::string auth_ehlo, std::vector<std::string> auth) {
+        std::vector<std::string> r{"220 mx.example ESMTP\r\n", tls_ehlo, "220 2.0.0 go ahead\r\n", std::move(auth_ehlo)};
+        r.insert(r.end(), auth.begin(), auth.end());
+        return with_tail(std::move(r));
+    };
+    return {
+        {"plain", tls_mode::opportunistic, {}, {}, "",
+         with_tail({"220 mx.example ESMTP\r\n", "250-mx.example\r\n250 8BITMIME\r\n"}), outcome_code::none},
+        {"starttls", tls_mode::starttls, {}, {}, "",
+         after_tls("250-mx.example\r\n250 8BITMIME\r\n", {}), outcome_code::none},
+        {"implicit tls, AUTH PLAIN", tls_mode::implicit, "jane", "secret", "",
+         with_tail({"220 mx.example ESMTP\r\n", "250-mx.example\r\n250 AUTH PLAIN LOGIN\r\n", "235 2.7.0 ok\r\n"}),
+         outcome_code::none, true},
+        {"AUTH PLAIN", tls_mode::starttls, "jane", "secret", "",
+         after_tls("250-mx.example\r\n250 AUTH PLAIN LOGIN\r\n", {"235 2.7.0 ok\r\n"}), outcome_code::none},
+        {"AUTH LOGIN", tls_mode::starttls, "jane", "secret", "LOGIN",
+         after_tls("250-mx.example\r\n250 AUTH PLAIN LOGIN\r\n",
+                   {"334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n", "235 2.7.0 ok\r\n"}),
+         outcome_code::none},
+        {"AUTH CRAM-MD5", tls_mode::starttls, "jane", "secret", "CRAM-MD5",
+         after_tls("250-mx.example\r\n250 AUTH CRAM-MD5\r\n",
+                   {"334 PDQxOTI5NDIzNDEuMTI4Mjg0NzJAc291cmNlZm91ci5hbmRyZXcuY211LmVkdT4=\r\n", "235 2.7.0 ok\r\n"}),
+         outcome_code::none},
+        {"AUTH XOAUTH2 refused with its 334 error", tls_mode::starttls, "jane", "token", "XOAUTH2",
+         {"220 mx.example ESMTP\r\n", tls_ehlo, "220 2.0.0 go ahead\r\n", "250-mx.example\r\n250 AUTH XOAUTH2\r\n",
+          "334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIn0=\r\n", "535 5.7.8 token invalid\r\n", "221 bye\r\n"},
+         outcome_code::auth_failed},
+        {"PIPELINING", tls_mode::opportunistic, {}, {}, "",
+         with_tail({"220 mx.example ESMTP\r\n", "250-mx.example\r\n250 PIPELINING\r\n"}), outcome_code::none},
+        {"HELO fallback", tls_mode::opportunistic, {}, {}, "",
+         with_tail({"220 mx.example\r\n", "502 5.5.1 no EHLO here\r\n", "250 mx.example\r\n"}), outcome_code::none},
+    };
+}
+
+// The script's replies as a server sends them, reply `split` (if any) cut at byte `at` into
+// two reads, and operation `fail_at` (a read, write or handshake) failing with a reset.
+class script_transport {
+public:
+    script_transport(const script& s, std::optional<std::pair<std::size_t, std::size_t>> split, std::size_t fail_at)
+        : tls_(s.tls_at_start), fail_at_(fail_at) {
+        for (std::size_t i = 0; i < s.replies.size(); ++i) {
+            if (split && split->first == i) {
+                reads_.push_back(s.replies[i].substr(0, split->second));
+                reads_.push_back(s.replies[i].substr(split->second));
+            } else {
+                reads_.push_back(s.replies[i]);
+            }
+        }
+    }
+
+    asio::awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer b) {
+        if (fails()) co_return std::pair{error_code(asio::error::connection_reset), std::size_t(0)};
+        if (reads_.empty()) co_return std::pair{error_code(asio::error::eof), std::size_t(0)};
+        std::string r = std::move(reads_.front());
+        reads_.pop_front();
+        auto n = asio::buffer_copy(b, asio::buffer(r));
+        if (n < r.size()) reads_.push_front(r.substr(n));
+        co_return std::pair{error_code{}, n};
+    }
+    asio::awaitable<error_code> write(std::string_view bytes) {
+        written_ += bytes;
+        co_return fails() ? error_code(asio::error::broken_pipe) : error_code{};
+    }
+    asio::awaitable<error_code> start_tls() {
+        if (fails()) co_return error_code(asio::error::connection_reset);
+        tls_ = true;
+        co_return error_code{};
+    }
+    bool tls_active() const { return tls_; }
+    std::size_t operations() const { return count_; }
+    const std::string& written() const { return written_; }
+    const dialog* watched = nullptr;
+    std::vector<phase> phases;  ///< the dialog's phase at each operation
+
+private:
+    bool fails() {
+        if (watched) phases.push_back(watched->current_phase());
+        return count_++ == fail_at_;
+    }
+    std::deque<std::string> reads_;
+    bool tls_;
+    std::size_t fail_at_;
+    std::size_t count_ = 0;
+    std::string written_;
+};
+
+struct script_run {
+    bool succeeded = false;
+    outcome_code outcome = outcome_code::none;
+    phase where = phase::validate;
+    std::size_t operations = 0;
+    std::string written;
+    std::optional<reply> last;
+    std::vector<phase> phases;
+};
+
+script_run play(const script& sc, std::optional<std::pair<std::size_t, std::size_t>> split = {},
+                std::size_t fail_at = SIZE_MAX) {
+    dialog_settings ds;
+    ds.mode = sc.mode;
+    ds.ehlo_domain = "[127.0.0.1]";
+    ds.from = "jane@example.com";
+    ds.recipient = "smtp-test@superoffice.com";
+    ds.user = sc.user;
+    ds.password = sc.password;
+    ds.mechanism = sc.mechanism;
+    ds.message = "Subject: t\r\n\r\nhi\r\n";
+    dialog d(ds);
+    test_settings settings;
+    test_report report;
+    script_transport t(sc, split, fail_at);
+    t.watched = &d;
+    asio::io_context io;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        detail::driver_context ctx(settings, report, std::chrono::steady_clock::now());
+        co_await detail::drive_dialog(t, d, ctx);
+    }, asio::detached);
+    io.run();
+    BOOST_TEST(d.finished());
+    return {d.succeeded(), d.outcome(), d.current_phase(), t.operations(), t.written(), d.last_reply(), t.phases};
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(smtp_engine)
+
+// Issue 10, in the manner of Boost.Beast's and Boost.MySQL's tests: every script with every
+// reply cut at every byte boundary gives what the whole replies give; a reset at every
+// operation ends as the connection lost, in the phase of that operation, unless the message
+// had been accepted already.
+BOOST_AUTO_TEST_CASE(every_script_at_every_byte_boundary_and_with_a_fault_at_every_step) {
+    for (const auto& sc : scripts()) {
+        BOOST_TEST_CONTEXT("script " << sc.name) {
+            const auto whole = play(sc);
+            BOOST_TEST(whole.succeeded == (sc.failure == outcome_code::none));
+            if (sc.failure != outcome_code::none) BOOST_TEST((whole.outcome == sc.failure));
+            if (whole.succeeded) BOOST_TEST(whole.written.find("MAIL FROM:<jane@example.com>") != std::string::npos);
+            BOOST_TEST(whole.written.find("secret") == std::string::npos);  // never in clear
+
+            for (std::size_t r = 0; r < sc.replies.size(); ++r)
+                for (std::size_t at = 1; at < sc.replies[r].size(); ++at) {
+                    auto cut = play(sc, std::pair{r, at});
+                    BOOST_TEST_CONTEXT("reply " << r << " cut at " << at) {
+                        BOOST_TEST(cut.succeeded == whole.succeeded);
+                        BOOST_TEST((cut.outcome == whole.outcome));
+                        BOOST_TEST(cut.written == whole.written);
+                        BOOST_TEST((cut.last.has_value() == whole.last.has_value()));
+                        if (cut.last && whole.last) BOOST_TEST(cut.last->code == whole.last->code);
+                    }
+                }
+
+            // The phase each operation runs in, from a run that fails there.
+            bool accepted = false;
+            for (std::size_t at = 0; at < whole.operations; ++at) {
+                auto faulty = play(sc, std::nullopt, at);
+                BOOST_TEST_CONTEXT("reset at operation " << at) {
+                    if (faulty.succeeded) {  // only after the message was accepted (QUIT)
+                        BOOST_TEST(whole.succeeded);
+                        BOOST_TEST((faulty.where == phase::quit));
+                        accepted = true;
+                        continue;
+                    }
+                    BOOST_TEST(!accepted);  // once accepted, every later fault leaves success
+                    if (!whole.succeeded && faulty.outcome == whole.outcome) {
+                        // a fault in the courtesy QUIT after the failure changes nothing
+                        BOOST_TEST(phase_name(faulty.where) == phase_name(whole.where));
+                        continue;
+                    }
+                    BOOST_TEST((faulty.outcome == outcome_code::connection_lost || faulty.outcome == outcome_code::tls_failed));
+                    BOOST_TEST(phase_name(faulty.where) == phase_name(whole.phases.at(at)));
+                }
+            }
+        }
+    }
+}
 
 BOOST_AUTO_TEST_CASE(a_fault_at_every_operation_ends_in_the_right_outcome) {
     auto clean = drive(SIZE_MAX, fault::none);
