@@ -10,7 +10,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-bin=build/server/smtpcheck
+bin=${BENCH_BIN:-build/server/smtpcheck}  # BENCH_BIN=path: another build (an older one, to compare)
 client_cpu=$(( $(nproc) > 1 ? 1 : 0 ))
 pids=()
 work=$(mktemp -d)

@@ -424,6 +424,42 @@ awaitable<bool> connect_phase(const std::shared_ptr<connection_state>& conn, con
         }
     };
 
+    // How the phase ends.
+    auto won = [&](std::size_t i) {
+        auto& a = conn->attempts[i];
+        conn->socket = std::move(a.socket);
+        error_code ignored;
+        for (auto& other : conn->attempts) other.socket.close(ignored);  // the others: abandoned
+        list_attempts(i, "abandoned: another address connected first");
+        report.address = a.endpoint.address().to_string();
+        conn->socket.set_option(tcp::no_delay(true), ignored);
+    };
+    auto timed_out = [&] {
+        list_attempts(std::nullopt, "no answer before the deadline");
+        stop_early(phase::connect);
+    };
+    auto caller_gone = [&] {
+        list_attempts(std::nullopt, "cancelled by the caller");
+        finish(outcome_code::timeout, phase::connect, "cancelled by the caller");
+    };
+    auto all_failed = [&] {
+        list_attempts(std::nullopt, "");
+        finish(outcome_code::connect_failed, phase::connect, "no address accepted the connection");
+    };
+
+    if (order.size() == 1) {  // one address (every literal): a plain connect, nothing to race
+        conn->attempts.emplace_back(executor, order[0]);
+        auto& a = conn->attempts[0];
+        auto [ec] = co_await a.socket.async_connect(a.endpoint, use_tuple);
+        a.finished = true;
+        a.result = ec;
+        if (conn->timed_out) timed_out();
+        else if (!ec) won(0);
+        else if (cancelled()) caller_gone();
+        else all_failed();
+        co_return !ec && !conn->timed_out;
+    }
+
     launch();
     for (;;) {
         std::optional<std::size_t> winner;
@@ -433,24 +469,16 @@ awaitable<bool> connect_phase(const std::shared_ptr<connection_state>& conn, con
             if (!a.finished) ++running;
             else if (!a.result && !winner) winner = i;
         }
-        if (winner && !conn->timed_out) {
-            auto& won = conn->attempts[*winner];
-            conn->socket = std::move(won.socket);
-            error_code ignored;
-            for (auto& a : conn->attempts) a.socket.close(ignored);  // the others: abandoned
-            list_attempts(winner, "abandoned: another address connected first");
-            report.address = won.endpoint.address().to_string();
-            conn->socket.set_option(tcp::no_delay(true), ignored);
-            co_return true;
-        }
         if (conn->timed_out) {
-            list_attempts(std::nullopt, "no answer before the deadline");
-            stop_early(phase::connect);
+            timed_out();
             co_return false;
         }
+        if (winner) {
+            won(*winner);
+            co_return true;
+        }
         if (cancelled()) {
-            list_attempts(std::nullopt, "cancelled by the caller");
-            finish(outcome_code::timeout, phase::connect, "cancelled by the caller");
+            caller_gone();
             co_return false;
         }
         const bool more = conn->attempts.size() < order.size();
@@ -463,8 +491,7 @@ awaitable<bool> connect_phase(const std::shared_ptr<connection_state>& conn, con
         conn->wake.expires_at(more ? last_start + attempt_delay : std::chrono::steady_clock::time_point::max());
         co_await conn->wake.async_wait(use_tuple);
     }
-    list_attempts(std::nullopt, "");
-    finish(outcome_code::connect_failed, phase::connect, "no address accepted the connection");
+    all_failed();
     co_return false;
 }
 
