@@ -243,8 +243,8 @@ BOOST_AUTO_TEST_CASE(absurd_dates_are_no_dates_and_bad_jwks_are_refused_cleanly)
 }
 
 BOOST_AUTO_TEST_CASE(basic_is_verified_once_then_cached) {
-    authenticator a(alice_settings());
     asio::io_context io;
+    authenticator a(alice_settings());
     auto basic = with({{"Authorization", "bAsIc " + base64_encode("alice:pw")}});
     for (int i = 0; i < 5; ++i) BOOST_TEST((run(io, a.check(basic, "10.0.0.1")).what == verdict::kind::ok));
     BOOST_TEST(a.password_hashes_computed() == 1u);
@@ -258,8 +258,8 @@ BOOST_AUTO_TEST_CASE(basic_is_verified_once_then_cached) {
 BOOST_AUTO_TEST_CASE(a_connection_remembers_only_the_credential_it_had_accepted) {
     auto s = alice_settings();
     s.cache_ttl = seconds(60);
-    authenticator a(s);
     asio::io_context io;
+    authenticator a(s);
     remembered_credential connection;
     auto basic = with({{"Authorization", "Basic " + base64_encode("alice:pw")}});
     auto v = run(io, a.check(basic, "10.0.0.1", &connection));
@@ -285,8 +285,8 @@ BOOST_AUTO_TEST_CASE(a_connection_remembers_only_the_credential_it_had_accepted)
 }
 
 BOOST_AUTO_TEST_CASE(a_burst_with_one_credential_shares_one_verification) {
-    authenticator a(alice_settings());
     asio::io_context io;
+    authenticator a(alice_settings());
     auto basic = with({{"Authorization", "Basic " + base64_encode("alice:pw")}});
     int ok = 0;
     for (int i = 0; i < 20; ++i)
@@ -304,8 +304,8 @@ BOOST_AUTO_TEST_CASE(a_burst_with_one_credential_shares_one_verification) {
 BOOST_AUTO_TEST_CASE(a_burst_of_the_right_password_from_one_address_is_never_limited) {
     auto s = alice_settings();
     s.failed_logins_per_minute = 5;
-    authenticator a(s);
     asio::io_context io;
+    authenticator a(s);
     auto basic = with({{"Authorization", "Basic " + base64_encode("alice:pw")}});
     int ok = 0;
     for (int i = 0; i < 64; ++i)
@@ -320,8 +320,8 @@ BOOST_AUTO_TEST_CASE(a_burst_of_the_right_password_from_one_address_is_never_lim
 BOOST_AUTO_TEST_CASE(failures_per_address_are_limited) {
     auto s = alice_settings();
     s.failed_logins_per_minute = 3;
-    authenticator a(s);
     asio::io_context io;
+    authenticator a(s);
     auto bad = with({{"Authorization", "SOTicket 7T:forged.sig"}});
     for (int i = 0; i < 3; ++i) BOOST_TEST((run(io, a.check(bad, "192.0.2.1")).what == verdict::kind::unauthorized));
     auto v = run(io, a.check(bad, "192.0.2.1"));
@@ -339,8 +339,8 @@ BOOST_AUTO_TEST_CASE(failures_per_address_are_limited) {
 BOOST_AUTO_TEST_CASE(concurrent_wrong_passwords_count_from_their_start) {
     auto s = alice_settings();
     s.failed_logins_per_minute = 5;
-    authenticator a(s);
     asio::io_context io;
+    authenticator a(s);
     int unauthorized = 0, limited = 0;
     std::vector<http::request_header<>> headers;  // check() holds a reference until it runs
     for (int i = 0; i < 50; ++i)
@@ -366,8 +366,8 @@ BOOST_AUTO_TEST_CASE(concurrent_wrong_passwords_count_from_their_start) {
 
 // Issue 11: the PBKDF2 queue had no bound, so every uncached login waited for seconds.
 BOOST_AUTO_TEST_CASE(at_most_32_verifications_run_or_wait) {
-    authenticator a(alice_settings());
     asio::io_context io;
+    authenticator a(alice_settings());
     int unauthorized = 0, busy = 0;
     std::vector<http::request_header<>> headers;
     for (int i = 0; i < 40; ++i)
@@ -388,8 +388,8 @@ BOOST_AUTO_TEST_CASE(at_most_32_verifications_run_or_wait) {
 // Issue 11: with several threads a waiter joined a running verification without the lock
 // while another thread finished it (scripts/sanitize tsan reports the old code).
 BOOST_AUTO_TEST_CASE(a_burst_on_two_threads_shares_verifications_safely) {
-    authenticator a(alice_settings());
     asio::io_context io(2);
+    authenticator a(alice_settings());
     std::atomic<int> ok{0};
     const auto right = with({{"Authorization", "Basic " + base64_encode("alice:pw")}});
     const auto wrong = with({{"Authorization", "Basic " + base64_encode("alice:pw ")}});
@@ -404,8 +404,8 @@ BOOST_AUTO_TEST_CASE(a_burst_on_two_threads_shares_verifications_safely) {
 }
 
 BOOST_AUTO_TEST_CASE(a_session_needs_the_xsrf_header_bound_to_it) {
-    authenticator a(alice_settings());
     asio::io_context io;
+    authenticator a(alice_settings());
     auto login = run(io, a.login("alice", "pw", "10.0.0.9"));
     BOOST_REQUIRE((login.outcome.what == verdict::kind::ok));
     std::string cookies = "smtpcheck_session=" + login.session_cookie + "; XSRF-TOKEN=" + login.xsrf;
@@ -426,8 +426,8 @@ BOOST_AUTO_TEST_CASE(app_tokens_and_disabled_schemes) {
     s.require_app_token = true;
     s.app_tokens = {"tokenA", "tokenB"};
     s.soticket = false;
-    authenticator a(s);
     asio::io_context io;
+    authenticator a(s);
     std::string basic = "Basic " + base64_encode("alice:pw");
     BOOST_TEST((run(io, a.check(with({{"Authorization", basic}}), "p")).what == verdict::kind::forbidden));
     BOOST_TEST((run(io, a.check(with({{"Authorization", basic}, {"SO-AppToken", "tokenX"}}), "p")).what == verdict::kind::forbidden));

@@ -56,6 +56,10 @@ struct remembered_credential {
 class authenticator {
 public:
     explicit authenticator(settings s);
+    /// Joins the PBKDF2 pool. Destroy the authenticator before the execution contexts its
+    /// callers run on: a pool thread still holds a caller's executor (a strand, say) for a
+    /// moment after it has posted a completion, and a strand's destructor uses its context
+    /// (ASan, scripts/sanitize asan, caught a unit test that destroyed the io_context first).
     ~authenticator();
 
     /// The check every API request passes before its body is read. `remembered`, when given,
