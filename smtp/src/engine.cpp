@@ -671,12 +671,9 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
     // the dialog
     dialog d = make_dialog(*valid, settings, *conn, report.test_id);
     co_await detail::drive_dialog(transport, d, ctx);
-    conn->timer.cancel();
     conclude(report, d, transport, *conn, uri, ctx, cancelled());
     report.total_ms = ctx.elapsed_ms();
-    error_code ignored;
-    conn->socket.close(ignored);  // after QUIT: the FIN of close() is all the server needs
-    co_return std::move(report);
+    co_return std::move(report);  // `release` closes: after QUIT, close()'s FIN is all the server needs
 }
 
 boost::json::object report_to_json(const test_report& r, const std::optional<std::string>& message,
