@@ -76,13 +76,15 @@ std::string upper(std::string_view s) {
 }  // namespace
 
 struct demo_smtp_server::impl {
-    impl(asio::any_io_executor ex, const std::string& address, unsigned short port, std::string u, std::string p)
+    impl(asio::any_io_executor ex, const std::string& address, unsigned short port, std::string u, std::string p,
+         std::chrono::milliseconds limit)
         : executor(ex), acceptor(ex, {asio::ip::make_address(address), port}), user(std::move(u)),
-          password(std::move(p)), tls(ssl::context::tls_server) {}
+          password(std::move(p)), tls(ssl::context::tls_server), client_limit(limit) {}
     asio::any_io_executor executor;
     tcp::acceptor acceptor;
     std::string user, password;
     ssl::context tls;
+    std::chrono::milliseconds client_limit;  // a bound on every client's whole dialog
 };
 
 namespace {
@@ -133,7 +135,7 @@ asio::awaitable<void> serve_demo_client(std::shared_ptr<demo_smtp_server::impl> 
     // Shared with the timer below, which may fire as the dialog ends.
     auto conn = std::make_shared<demo_connection>(demo_connection{*server, std::move(socket), std::nullopt, {}, false});
     demo_connection& c = *conn;
-    asio::steady_timer limit(c.socket.get_executor(), std::chrono::seconds(60));  // a bound on every client
+    asio::steady_timer limit(c.socket.get_executor(), server->client_limit);
     limit.async_wait([conn](error_code ec) {
         if (!ec) conn->socket.close(ec);
     });
@@ -228,8 +230,10 @@ asio::awaitable<void> accept_demo_clients(std::shared_ptr<demo_smtp_server::impl
 }  // namespace
 
 demo_smtp_server::demo_smtp_server(asio::any_io_executor executor, const std::string& address, unsigned short port,
-                                   std::string user, std::string password, const std::string& cert_file)
-    : impl_(std::make_shared<impl>(std::move(executor), address, port, std::move(user), std::move(password))) {
+                                   std::string user, std::string password, const std::string& cert_file,
+                                   std::chrono::milliseconds client_limit)
+    : impl_(std::make_shared<impl>(std::move(executor), address, port, std::move(user), std::move(password),
+                                   client_limit)) {
     make_certificate(impl_->tls, cert_file);
 }
 

@@ -1,15 +1,18 @@
 // smtpcheck::server embedded in a host program's io_context (SPEC section 5), driven over
 // real loopback TCP by a blocking client on the test's own thread.
 #include "smtpcheck/server/config.hpp"
+#include "smtpcheck/server/demo_smtp_server.hpp"
 #include "smtpcheck/server/error_document.hpp"
 #include "smtpcheck/server/http_server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,9 +22,14 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <thread>
+
+#include <unistd.h>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -275,6 +283,63 @@ BOOST_AUTO_TEST_CASE(a_failing_handler_gives_500_without_internals_and_the_serve
     BOOST_TEST(res.body().find("InternalError") != std::string::npos);
     BOOST_TEST(res.body().find("secret") == std::string::npos);
     BOOST_TEST(c.read().body() == "ok");
+}
+
+// The demo SMTP server cuts every client off at its limit by closing the socket from a timer.
+// With two threads on the io_context that close ran beside the client's own reads and writes
+// until each client got a strand of its own (issue 11): TSan (scripts/sanitize tsan) reported
+// the race on the socket. Here clients that never stop talking are all cut off, and the
+// server goes on greeting new ones.
+BOOST_AUTO_TEST_CASE(the_demo_smtp_server_cuts_off_endless_clients_with_two_threads) {
+    asio::io_context io(2);
+    const auto cert = std::filesystem::temp_directory_path() / ("demo-smtp-test-" + std::to_string(::getpid()) + ".pem");
+    demo_smtp_server demo(io.get_executor(), "127.0.0.1", 0, "demo", "demo", cert.string(),
+                           std::chrono::milliseconds(30));
+    demo.start();
+    auto work = asio::make_work_guard(io);
+    std::thread t1([&] { io.run(); }), t2([&] { io.run(); });
+
+    // Each client sends NOOP after NOOP, without waiting for the replies, until the server
+    // closes the connection; it counts the replies it read.
+    auto endless_client = [port = demo.port()] {
+        asio::io_context cio;
+        tcp::socket s(cio);
+        s.connect({asio::ip::make_address("127.0.0.1"), port});
+        std::string noops;
+        for (int i = 0; i < 64; ++i) noops += "NOOP\r\n";
+        std::array<char, 4096> in;
+        std::size_t replies = 0;
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        boost::system::error_code ec;
+        while (!ec && std::chrono::steady_clock::now() < give_up) {
+            asio::write(s, asio::buffer(noops), ec);
+            if (ec) break;
+            auto n = s.read_some(asio::buffer(in), ec);
+            replies += static_cast<std::size_t>(std::count(in.begin(), in.begin() + n, '\n'));
+        }
+        return std::pair(!!ec, replies);
+    };
+    std::vector<std::future<std::pair<bool, std::size_t>>> clients;
+    for (int i = 0; i < 8; ++i) clients.push_back(std::async(std::launch::async, endless_client));
+    for (auto& c : clients) {
+        auto [cut_off, replies] = c.get();
+        BOOST_TEST(cut_off);          // the server closed the connection
+        BOOST_TEST(replies > 1u);     // after the greeting and some answers
+    }
+
+    // Still serving: a new client is greeted.
+    asio::io_context cio;
+    tcp::socket s(cio);
+    s.connect({asio::ip::make_address("127.0.0.1"), demo.port()});
+    std::string greeting;
+    asio::read_until(s, asio::dynamic_buffer(greeting), "\r\n");
+    BOOST_TEST(greeting.starts_with("220 "));
+
+    work.reset();
+    io.stop();
+    t1.join();
+    t2.join();
+    std::filesystem::remove(cert);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
