@@ -40,9 +40,19 @@ public:
         std::uint32_t ttl = 60;
     };
 
-    explicit fake_dns(asio::io_context& io)
-        : socket_(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-          tcp_(io, {asio::ip::make_address("127.0.0.1"), socket_.local_endpoint().port()}) {
+    // One port for UDP and TCP. TCP's is chosen first and UDP tried on it, again with a new port
+    // if that one is taken: a port free for UDP was sometimes in use by a TCP connection of an
+    // earlier test (bind: address in use, about one run in six).
+    explicit fake_dns(asio::io_context& io) : socket_(io), tcp_(io) {
+        const auto loopback = asio::ip::make_address("127.0.0.1");
+        for (int attempt = 0;; ++attempt) {
+            tcp_ = asio::ip::tcp::acceptor(io, {loopback, 0});
+            socket_ = udp::socket(io, udp::v4());
+            error_code ec;
+            socket_.bind({loopback, tcp_.local_endpoint().port()}, ec);
+            if (!ec) break;
+            if (attempt == 20) throw boost::system::system_error(ec);
+        }
         receive();
         accept();
     }
@@ -359,16 +369,18 @@ BOOST_FIXTURE_TEST_CASE(of_100_addresses_16_are_used, fixture) {
 
 BOOST_FIXTURE_TEST_CASE(happy_eyeballs_moves_on_from_an_address_that_drops_syns, fixture) {
     using asio::ip::tcp;
+    // 127.0.0.1:P answers with a refusal to serve: enough to show which address was used. Its
+    // port is chosen first: a port free on 127.0.0.2 was sometimes taken on 127.0.0.1 by another
+    // test's socket (bind: address in use).
+    tcp::acceptor server(io, {ip("127.0.0.1"), 0});
+    const auto port = server.local_endpoint().port();
     // 127.0.0.2:P never answers a SYN: its accept queue is full and nobody accepts.
     tcp::acceptor full(io);
     full.open(tcp::v4());
-    full.bind({ip("127.0.0.2"), 0});
+    full.bind({ip("127.0.0.2"), port});
     full.listen(0);
-    const auto port = full.local_endpoint().port();
     tcp::socket filler(io);
     filler.connect(full.local_endpoint());
-    // 127.0.0.1:P answers with a refusal to serve: enough to show which address was used.
-    tcp::acceptor server(io, {ip("127.0.0.1"), port});
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
         auto s = co_await server.async_accept(asio::use_awaitable);
         co_await asio::async_write(s, asio::buffer(std::string("554 no service here\r\n")), asio::use_awaitable);
