@@ -53,6 +53,7 @@ constexpr std::string_view overflow_key = "(addresses beyond the tracked limit)"
 // The key an address is limited by: IPv4 as it is, IPv6 by its /64, the smallest network a
 // client is usually given (keying each /128 gave one client endless fresh limits).
 std::string limit_key(std::string_view peer) {
+    if (peer.find(':') == std::string_view::npos) return std::string(peer);  // IPv4: the address itself
     boost::system::error_code ec;
     auto address = asio::ip::make_address(peer, ec);
     if (ec || !address.is_v6()) return std::string(peer);
@@ -208,8 +209,10 @@ std::optional<verdict> authenticator::begin_attempt(std::string_view peer) {
 void authenticator::end_attempt(std::string_view peer, bool succeeded) {
     std::lock_guard lock(mutex_);
     if (!succeeded) return;
+    // A window left at no failures is dropped, so that the limiter costs nothing more on the
+    // requests that follow a good login (each looked its address up again).
     if (auto it = failures_.find(limit_key(peer)); it != failures_.end() && it->second.failures > 0)
-        --it->second.failures;
+        if (--it->second.failures == 0) failures_.erase(it);
 }
 
 asio::awaitable<authenticator::password_check> authenticator::password_ok(const std::string& user,

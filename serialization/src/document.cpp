@@ -143,15 +143,21 @@ namespace {
 // put it there: a Content-Type of octet 0xff went into a 415's message and out as invalid JSON
 // (found by fuzz_http_request); a control character makes XML ill-formed. Checked first, so a
 // clean document (nearly all of them) is written without a copy.
+bool printable(const json::value& v);
+
+// The document's body as it is: passing a json::object where a json::value is taken copies it.
+bool printable(const json::object& o) {
+    for (const auto& kv : o)
+        if (!is_printable_text(kv.key()) || !printable(kv.value())) return false;
+    return true;
+}
+
 bool printable(const json::value& v) {
     switch (v.kind()) {
     case json::kind::string: return is_printable_text(v.get_string());
     case json::kind::array:
         return std::all_of(v.get_array().begin(), v.get_array().end(), [](const json::value& x) { return printable(x); });
-    case json::kind::object:
-        for (const auto& kv : v.get_object())
-            if (!is_printable_text(kv.key()) || !printable(kv.value())) return false;
-        return true;
+    case json::kind::object: return printable(v.get_object());
     default: return true;
     }
 }

@@ -2,14 +2,29 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include <unistr.h>
 
 namespace smtpcheck::serialization {
 namespace {
 
+// Octets 0x20-0x7E only. Eight at a time: every text of every request and response passes
+// here, nearly always plain ASCII. A word has an octet below 0x20 when (x - 0x20..) & ~x has a
+// high bit set, a DEL when the same holds of x ^ 0x7F.. against 0x01.., and one of 0x80 or
+// more when x has a high bit set ("Bit Twiddling Hacks", determine if a word has a byte less
+// than n).
 bool printable_ascii(std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
+    constexpr std::uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    const char* p = s.data();
+    std::size_t n = s.size();
+    for (; n >= 8; p += 8, n -= 8) {
+        std::uint64_t x;
+        std::memcpy(&x, p, 8);
+        const std::uint64_t del = x ^ (ones * 0x7f);
+        if ((x | ((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs) return false;
+    }
+    return std::all_of(p, p + n, [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
 }
 
 bool is_control(ucs4_t c) { return c < 0x20 || (c >= 0x7f && c < 0xa0); }

@@ -68,15 +68,21 @@ reply_parser::status reply_parser::feed(std::string_view data, std::size_t& cons
         reply_size_ += take;
         if (reply_size_ > limits_.max_reply)
             return fail("a reply is longer than " + std::to_string(limits_.max_reply) + " octets");
-        partial_.append(rest.substr(0, take));
         consumed += take;
-        if (lf == std::string_view::npos) return status::need_more;
-
-        std::string line = std::move(partial_);
+        if (lf == std::string_view::npos) {
+            partial_.append(rest);
+            return status::need_more;
+        }
+        // A line that arrived whole is read where it is; only one split across reads is copied.
+        std::string_view line = rest.substr(0, lf);  // without the LF; a bare LF is tolerated, as most clients do
+        if (!partial_.empty()) {
+            partial_.append(line);
+            line = partial_;
+        }
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        auto s = finish_line(line);
         partial_.clear();
-        line.pop_back();  // LF; a bare LF is tolerated, as most clients do
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (auto s = finish_line(line); s != status::need_more) return s;
+        if (s != status::need_more) return s;
     }
     return status::need_more;
 }

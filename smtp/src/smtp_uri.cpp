@@ -13,6 +13,10 @@ namespace {
 
 namespace urls = boost::urls;
 
+bool has_line_break_or_nul(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+}
+
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
                return std::tolower(x) == std::tolower(y);
@@ -195,7 +199,7 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
                 return invalid("the AUTH mechanism must be PLAIN, LOGIN, CRAM-MD5 or XOAUTH2");
         }
         if (u.has_password()) out.password = u.password();
-        auto bad = [](const std::string& s) { return s.find_first_of(std::string("\0\r\n", 3)) != std::string::npos; };
+        auto bad = [](std::string_view s) { return has_line_break_or_nul(s); };
         if (bad(*out.user) || (out.password && bad(*out.password)))
             return invalid("the user name or password in SmtpUri contains CR, LF or NUL");
     }
@@ -249,7 +253,7 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
 
 std::variant<std::string, invalid_input> parse_mailbox(std::string_view text) {
     if (text.empty()) return invalid("From is empty");
-    if (text.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos)
+    if (has_line_break_or_nul(text))
         return invalid("From contains CR, LF or NUL");
     if (text.size() > 254) return invalid("From is longer than 254 characters");
     auto at = text.rfind('@');
