@@ -486,8 +486,9 @@ std::variant<test_request_body, decode_error> from_form(std::string_view body) {
 
 }  // namespace
 
-std::optional<decode_error> check_content_type(std::string_view content_type) {
-    auto t = parse_type(content_type);
+namespace {
+
+std::optional<decode_error> check_parsed_type(const parsed_type& t, std::string_view content_type) {
     if (!t.charset.empty() && !iequals(t.charset, "utf-8") && !iequals(t.charset, "utf8") && !iequals(t.charset, "us-ascii"))
         return decode_error{415, "The charset " + lower(t.charset) + " is not supported; use utf-8."};
     if (t.kind == media::unknown)
@@ -496,11 +497,18 @@ std::optional<decode_error> check_content_type(std::string_view content_type) {
     return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<decode_error> check_content_type(std::string_view content_type) {
+    return check_parsed_type(parse_type(content_type), content_type);
+}
+
 std::variant<test_request_body, decode_error> decode_request(std::string_view content_type, std::string_view body,
                                                              std::size_t max_document) {
     if (body.empty()) return test_request_body{};
-    if (auto e = check_content_type(content_type)) return *e;
-    switch (parse_type(content_type).kind) {  // cheap: no copies
+    const auto type = parse_type(content_type);  // once: no copies
+    if (auto e = check_parsed_type(type, content_type)) return *e;
+    switch (type.kind) {
     case media::none:
         return decode_error{415, "A request body needs a Content-Type."};
     case media::json: {

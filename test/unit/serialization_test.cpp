@@ -231,6 +231,7 @@ BOOST_AUTO_TEST_CASE(negotiation_follows_q_values_and_specificity) {
     BOOST_TEST((negotiate("text/xml, application/json;q=0.5") == media_type::text_xml));
     BOOST_TEST((negotiate("application/json;q=0.4, application/xml;q=0.9") == media_type::xml));
     BOOST_TEST((negotiate("*/*") == media_type::json));
+    BOOST_TEST((negotiate(" APPLICATION/JSON ") == media_type::json));  // the fast path: no list of ranges
     BOOST_TEST((negotiate("text/*") == media_type::text_json));
     BOOST_TEST((negotiate("text/*, text/json;q=0") == media_type::text_xml));
     BOOST_TEST((negotiate("image/png") == media_type::json));
