@@ -4,6 +4,7 @@
 // signature: the payload split, the expiry, the JWT claims. Last, the input as the
 // auth.jwt_keys_file text (PEM or JWKS) the verifier is built from.
 #include "fuzz_keys.hpp"
+#include "smtpcheck/core/base64.hpp"
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/jwt.hpp"
 #include "smtpcheck/auth/tokens.hpp"
@@ -49,14 +50,14 @@ void tickets_and_sessions(std::string_view value) {
 
 // `payload` signed as mint_ticket and mint_session sign theirs.
 void signed_payload(std::string_view payload) {
-    const auto b64 = auth::base64url_encode(payload);
-    const auto ticket = b64 + "." + auth::base64url_encode(keyed_secret()("ticket:" + b64));
+    const auto b64 = smtpcheck::core::base64url_encode(payload);
+    const auto ticket = b64 + "." + smtpcheck::core::base64url_encode(keyed_secret()("ticket:" + b64));
     if (auto user = auth::verify_ticket(keyed_secret(), ticket, now())) {
         // user NUL expiry: the user is what precedes the only NUL
         auto nul = payload.find('\0');
         if (nul == std::string_view::npos || payload.substr(0, nul) != *user) __builtin_trap();
     }
-    const auto cookie = b64 + "." + auth::base64url_encode(keyed_secret()("session:" + b64));
+    const auto cookie = b64 + "." + smtpcheck::core::base64url_encode(keyed_secret()("session:" + b64));
     if (auto s = auth::verify_session(keyed_secret(), cookie, now())) {
         auto nul = payload.find('\0');
         if (nul == std::string_view::npos || payload.substr(0, nul) != s->user) __builtin_trap();
@@ -80,9 +81,9 @@ void signed_jwt(std::string_view input) {
         header = input.substr(0, lf);
         claims = input.substr(lf + 1);
     }
-    const auto signing_input = auth::base64url_encode(header) + "." + auth::base64url_encode(claims);
+    const auto signing_input = smtpcheck::core::base64url_encode(header) + "." + smtpcheck::core::base64url_encode(claims);
     const auto token =
-        signing_input + "." + auth::base64url_encode(auth::hmac_sha256(smtpcheck_fuzz::hs256_key, signing_input));
+        signing_input + "." + smtpcheck::core::base64url_encode(auth::hmac_sha256(smtpcheck_fuzz::hs256_key, signing_input));
     auto r = verifier().verify(token, now());
     if (r.subject && r.subject->empty()) __builtin_trap();
     if (!r.subject && r.error.empty()) __builtin_trap();

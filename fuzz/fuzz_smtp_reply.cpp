@@ -11,7 +11,8 @@
 // in CRLF with no other CR, LF or NUL (the test message is such lines too); credentials never
 // go out before TLS unless allowed, nothing but EHLO/HELO/STARTTLS/QUIT before TLS when
 // STARTTLS is required; the transcript never shows the password.
-#include "smtpcheck/serialization/base64.hpp"
+#include "smtpcheck/core/base64.hpp"
+#include "smtpcheck/core/printable_text.hpp"
 #include "smtpcheck/smtp/dialog.hpp"
 #include "smtpcheck/smtp/reply.hpp"
 
@@ -100,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string_view stream(reinterpret_cast<const char*>(data + 3), size - 3);
 
     {
-        auto text = printable_text(stream);
+        auto text = smtpcheck::core::printable_text(stream);
         if (!printable(text)) __builtin_trap();
     }
 
@@ -139,8 +140,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // 2. The dialog against those replies.
     const auto s = settings_from(setting_bits, piece_bits);
     const bool tls_works = (piece_bits & 0x40) != 0;
-    const std::string password_b64 = smtpcheck::serialization::base64_encode(password);
-    const std::string plain_b64 = smtpcheck::serialization::base64_encode(std::string("\0tim\0", 5) + std::string(password));
+    const std::string password_b64 = smtpcheck::core::base64_encode(password);
+    const std::string plain_b64 = smtpcheck::core::base64_encode(std::string("\0tim\0", 5) + std::string(password));
     dialog d(s);
     auto step = d.start(s.mode == tls_mode::implicit);
     std::size_t next = 0;

@@ -1,5 +1,7 @@
-#include "smtpcheck/serialization/ascii.hpp"
 #include "smtpcheck/auth/authenticator.hpp"
+#include "smtpcheck/core/base64.hpp"
+#include "smtpcheck/core/system.hpp"
+#include "smtpcheck/core/ascii.hpp"
 
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/tokens.hpp"
@@ -30,17 +32,11 @@ constexpr std::size_t max_tracked_addresses = 100000;
 // of queueing behind seconds of hashing.
 constexpr std::size_t max_verifications_in_progress = 32;
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // The value of one cookie in a Cookie header, exactly as the client sent it.
 std::optional<std::string_view> cookie(std::string_view header, std::string_view name) {
     while (!header.empty()) {
         auto semi = header.find(';');
-        auto pair = trim(header.substr(0, semi));
+        auto pair = core::trim(header.substr(0, semi));
         header.remove_prefix(semi == std::string_view::npos ? header.size() : semi + 1);
         auto eq = pair.find('=');
         if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
@@ -131,7 +127,7 @@ auto async_join(std::mutex& mutex, std::shared_ptr<authenticator::in_progress> p
 }  // namespace
 
 authenticator::authenticator(settings s)
-    : s_(std::move(s)), cache_key_(random_bytes(32)), secret_mac_(s_.secret), decoy_(hash_password(base64_encode(random_bytes(12)))), pool_(2) {}
+    : s_(std::move(s)), cache_key_(core::random_bytes(32)), secret_mac_(s_.secret), decoy_(hash_password(core::base64_encode(core::random_bytes(12)))), pool_(2) {}
 
 authenticator::~authenticator() {
     pool_.stop();
@@ -296,7 +292,7 @@ asio::awaitable<std::optional<bool>> authenticator::verify_shared(const std::str
 
 asio::awaitable<verdict> authenticator::check_basic(std::string_view credentials, std::string peer,
                                                     steady::time_point* valid_until) {
-    auto decoded = base64_decode(trim(credentials));
+    auto decoded = core::base64_decode(core::trim(credentials));
     if (!decoded) co_return deny(verdict::kind::unauthorized, "Basic credentials are not base64", "basic");
     auto colon = decoded->find(':');
     if (colon == std::string::npos) co_return deny(verdict::kind::unauthorized, "Basic credentials without ':'", "basic");
@@ -322,8 +318,8 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
     if (!authorization.empty()) {
         auto space = authorization.find(' ');
         std::string_view scheme = authorization.substr(0, space);
-        std::string_view credentials = space == std::string_view::npos ? "" : trim(authorization.substr(space + 1));
-        if (s_.basic && smtpcheck::iequals_ascii(scheme, "Basic")) {
+        std::string_view credentials = space == std::string_view::npos ? "" : core::trim(authorization.substr(space + 1));
+        if (s_.basic && core::iequals_ascii(scheme, "Basic")) {
             // The same value this connection had accepted, while the cache would still hold it:
             // a comparison instead of a keyed hash and a locked lookup.
             if (remembered && remembered->expires > steady::now() &&
@@ -335,7 +331,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
                 *remembered = {std::string(authorization), v.principal, valid_until};
             co_return v;
         }
-        if (s_.soticket && smtpcheck::iequals_ascii(scheme, "SOTicket")) {
+        if (s_.soticket && core::iequals_ascii(scheme, "SOTicket")) {
             auto user = verify_ticket(secret_mac_, credentials, std::chrono::system_clock::now());
             if (user && s_.users.contains(*user)) co_return allow(*user, "soticket");
             failed(peer);
@@ -343,7 +339,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
                            user ? "ticket for unknown user '" + *user + "'" : "ticket with a bad signature or expired",
                            "soticket");
         }
-        if (s_.bearer && smtpcheck::iequals_ascii(scheme, "Bearer")) {
+        if (s_.bearer && core::iequals_ascii(scheme, "Bearer")) {
             if (!s_.jwt) {
                 failed(peer);
                 co_return deny(verdict::kind::unauthorized, "Bearer token but no auth.jwt_keys_file", "bearer");

@@ -1,11 +1,12 @@
 #include "smtpcheck/auth/crypto.hpp"
+#include "smtpcheck/core/base64.hpp"
+#include "smtpcheck/core/system.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 
 #include <charconv>
 #include <stdexcept>
@@ -50,13 +51,6 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string random_bytes(std::size_t n) {
-    std::string out(n, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
-        throw std::runtime_error("no random bytes from OpenSSL");
-    return out;
-}
-
 namespace {
 std::string pbkdf2(std::string_view password, std::string_view salt, unsigned iterations) {
     std::string out(32, '\0');
@@ -68,9 +62,9 @@ std::string pbkdf2(std::string_view password, std::string_view salt, unsigned it
 }  // namespace
 
 std::string hash_password(std::string_view password, unsigned iterations) {
-    auto salt = random_bytes(16);
-    return "pbkdf2-sha256$" + std::to_string(iterations) + "$" + base64_encode(salt) + "$" +
-           base64_encode(pbkdf2(password, salt, iterations));
+    auto salt = core::random_bytes(16);
+    return "pbkdf2-sha256$" + std::to_string(iterations) + "$" + core::base64_encode(salt) + "$" +
+           core::base64_encode(pbkdf2(password, salt, iterations));
 }
 
 bool verify_password(std::string_view password, std::string_view encoded) {
@@ -85,8 +79,8 @@ bool verify_password(std::string_view password, std::string_view encoded) {
     unsigned iterations = 0;
     auto [p, ec] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), iterations);
     if (ec != std::errc{} || iterations < 100000 || iterations > 10'000'000) return false;
-    auto salt = base64_decode(parts[2]);
-    auto expected = base64_decode(parts[3]);
+    auto salt = core::base64_decode(parts[2]);
+    auto expected = core::base64_decode(parts[3]);
     if (!salt || !expected || expected->size() != 32) return false;
     return constant_time_equal(pbkdf2(password, *salt, iterations), *expected);
 }

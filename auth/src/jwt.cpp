@@ -1,4 +1,6 @@
 #include "smtpcheck/auth/jwt.hpp"
+#include "smtpcheck/core/base64.hpp"
+#include "smtpcheck/core/system.hpp"
 
 #include "smtpcheck/auth/crypto.hpp"
 
@@ -52,7 +54,7 @@ std::unique_ptr<key> from_pem(std::string_view pem) {
 std::string b64_field(const json::object& o, const char* name) {
     auto it = o.find(name);
     if (it == o.end() || !it->value().is_string()) throw std::runtime_error(std::string("JWKS key without ") + name);
-    auto v = base64url_decode(it->value().as_string());
+    auto v = core::base64url_decode(it->value().as_string());
     if (!v) throw std::runtime_error(std::string("JWKS key with a bad ") + name);
     return *v;
 }
@@ -132,7 +134,7 @@ std::optional<std::string> es256_to_der(std::string_view raw) {
 }
 
 std::optional<json::object> json_segment(std::string_view b64) {
-    auto text = base64url_decode(b64);
+    auto text = core::base64url_decode(b64);
     if (!text) return std::nullopt;
     boost::system::error_code ec;
     auto v = json::parse(*text, ec);
@@ -186,7 +188,7 @@ jwt_verifier::result jwt_verifier::verify(std::string_view token, std::chrono::s
         return {std::nullopt, "not three segments"};
     auto header = json_segment(token.substr(0, d1));
     auto claims = json_segment(token.substr(d1 + 1, d2 - d1 - 1));
-    auto signature = base64url_decode(token.substr(d2 + 1));
+    auto signature = core::base64url_decode(token.substr(d2 + 1));
     if (!header || !claims || !signature) return {std::nullopt, "malformed segment"};
 
     auto alg_it = header->find("alg");

@@ -1,4 +1,6 @@
 #include "smtpcheck/auth/tokens.hpp"
+#include "smtpcheck/core/base64.hpp"
+#include "smtpcheck/core/system.hpp"
 
 #include "smtpcheck/auth/crypto.hpp"
 
@@ -10,7 +12,7 @@ namespace {
 
 // Domain separation: a ticket can never pass as a session, nor the other way round.
 std::string sign(const keyed_hmac& secret, std::string_view kind, std::string_view payload) {
-    return base64url_encode(secret(std::string(kind) + ":" + std::string(payload)));
+    return core::base64url_encode(secret(std::string(kind) + ":" + std::string(payload)));
 }
 
 std::optional<std::vector<std::string>> open_signed(const keyed_hmac& secret, std::string_view kind,
@@ -20,7 +22,7 @@ std::optional<std::vector<std::string>> open_signed(const keyed_hmac& secret, st
     if (dot == std::string_view::npos) return std::nullopt;
     auto payload_b64 = token.substr(0, dot);
     if (!constant_time_equal(sign(secret, kind, payload_b64), token.substr(dot + 1))) return std::nullopt;
-    auto payload = base64url_decode(payload_b64);
+    auto payload = core::base64url_decode(payload_b64);
     if (!payload) return std::nullopt;
     std::vector<std::string> parts;
     std::size_t start = 0;
@@ -47,7 +49,7 @@ std::string seconds_of(clock::time_point t) {
 }  // namespace
 
 std::string mint_ticket(std::string_view secret, std::string_view user, clock::time_point expires) {
-    auto payload = base64url_encode(std::string(user) + '\0' + seconds_of(expires));
+    auto payload = core::base64url_encode(std::string(user) + '\0' + seconds_of(expires));
     return "7T:" + payload + "." + sign(keyed_hmac(secret), "ticket", payload);
 }
 
@@ -77,9 +79,9 @@ std::optional<std::string> verify_ticket(const keyed_hmac& secret, std::string_v
 
 std::string mint_session(const keyed_hmac& secret, std::string_view user, clock::time_point expires,
                          std::string* id_out) {
-    auto id = base64url_encode(random_bytes(18));
+    auto id = core::base64url_encode(core::random_bytes(18));
     if (id_out) *id_out = id;
-    auto payload = base64url_encode(std::string(user) + '\0' + seconds_of(expires) + '\0' + id);
+    auto payload = core::base64url_encode(std::string(user) + '\0' + seconds_of(expires) + '\0' + id);
     return payload + "." + sign(secret, "session", payload);
 }
 

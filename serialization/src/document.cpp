@@ -1,9 +1,9 @@
-#include "text.hpp"
+#include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/serialization/document.hpp"
 
 #include <boost/json/serialize.hpp>
 
-#include "smtpcheck/serialization/printable_text.hpp"
+#include "smtpcheck/core/printable_text.hpp"
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 #include <boost/url/parse.hpp>
@@ -17,9 +17,9 @@
 namespace smtpcheck::serialization {
 namespace {
 
-using detail::iequals;
-using detail::lower;
-using detail::trim;
+using core::is_printable_text;
+using core::printable_text;
+using core::trim;
 
 namespace json = boost::json;
 namespace pt = boost::property_tree;
@@ -53,7 +53,7 @@ void to_ptree(pt::ptree& node, const json::value& v) {
 
 void select_in(json::object& o, const std::vector<std::string>& paths) {
     for (auto& kv : o) {
-        std::string name = lower(kv.key());
+        std::string name = core::lower_ascii(kv.key());
         bool whole = false;
         std::vector<std::string> inner;
         for (const auto& p : paths) {
@@ -72,7 +72,7 @@ void select_in(json::object& o, const std::vector<std::string>& paths) {
 media_type negotiate(std::string_view accept) {
     // What nearly every API client sends (curl's */*, or JSON by name) answers JSON without
     // building the list of ranges below.
-    if (const auto whole = trim(accept); whole.empty() || whole == "*/*" || iequals(whole, "application/json"))
+    if (const auto whole = trim(accept); whole.empty() || whole == "*/*" || core::iequals_ascii(whole, "application/json"))
         return media_type::json;
     struct range {
         std::string type, subtype;
@@ -84,7 +84,7 @@ media_type negotiate(std::string_view accept) {
         auto item = trim(accept.substr(0, comma));
         accept.remove_prefix(comma == std::string_view::npos ? accept.size() : comma + 1);
         auto semi = item.find(';');
-        auto mt = lower(trim(item.substr(0, semi)));
+        auto mt = core::lower_ascii(trim(item.substr(0, semi)));
         auto slash = mt.find('/');
         if (slash == std::string::npos) continue;
         range r{mt.substr(0, slash), mt.substr(slash + 1), 1};
@@ -209,7 +209,7 @@ void apply_select(json::object& body, std::string_view select) {
         auto comma = select.find(',');
         auto item = trim(select.substr(0, comma));
         select.remove_prefix(comma == std::string_view::npos ? select.size() : comma + 1);
-        if (!item.empty()) paths.push_back(lower(item));
+        if (!item.empty()) paths.push_back(core::lower_ascii(item));
     }
     if (!paths.empty()) select_in(body, paths);
 }
@@ -220,7 +220,7 @@ std::optional<std::string> select_parameter(std::string_view target) {
     auto parsed = boost::urls::parse_origin_form(target);
     if (!parsed) return std::nullopt;
     for (auto p : parsed->params())  // decoded: %24select is $select
-        if (lower(p.key) == "$select") return std::string(p.value);
+        if (core::lower_ascii(p.key) == "$select") return std::string(p.value);
     return std::nullopt;
 }
 

@@ -1,4 +1,4 @@
-#include "text.hpp"
+#include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/serialization/localization.hpp"
 
 #include <boost/property_tree/ini_parser.hpp>
@@ -23,9 +23,7 @@ std::string_view catalog_fr();
 namespace smtpcheck::serialization {
 namespace {
 
-using detail::iequals;
-using detail::lower;
-using detail::trim;
+using core::trim;
 
 constexpr std::array<std::string_view, 7> languages{"en", "nb", "sv", "da", "de", "nl", "fr"};
 
@@ -33,7 +31,7 @@ constexpr std::array<std::string_view, 7> languages{"en", "nb", "sv", "da", "de"
 
 // A tag to one of the seven: region subtags fall back, Norwegian is bokmål.
 std::string supported(std::string_view tag) {
-    auto t = lower(trim(tag));
+    auto t = core::lower_ascii(trim(tag));
     auto base = t.substr(0, t.find_first_of("-_"));
     if (base == "no" || base == "nn" || base == "nb") return "nb";
     for (auto l : languages)
@@ -188,9 +186,9 @@ std::string format_number(long long n, std::string_view culture) {
 bool valid_time_zone(std::string_view value) {
     auto comma = value.find(',');
     auto zone = trim(value.substr(0, comma));
-    if (comma != std::string_view::npos && lower(trim(value.substr(comma + 1))) != "includetzoffset") return false;
+    if (comma != std::string_view::npos && core::lower_ascii(trim(value.substr(comma + 1))) != "includetzoffset") return false;
     if (zone.empty() || zone.size() > 16) return false;
-    if (lower(zone) == "utc") return true;
+    if (core::lower_ascii(zone) == "utc") return true;
     if (std::all_of(zone.begin(), zone.end(), [](unsigned char c) { return std::isdigit(c); })) return true;
     // A location code: two letters, optionally a dash and one to three more (US-NY, NO).
     auto dash = zone.find('-');

@@ -1,4 +1,4 @@
-#include "text.hpp"
+#include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -17,9 +17,7 @@
 namespace smtpcheck::serialization {
 namespace {
 
-using detail::iequals;
-using detail::lower;
-using detail::trim;
+using core::trim;
 
 namespace json = boost::json;
 
@@ -38,7 +36,7 @@ parsed_type parse_type(std::string_view header) {
     auto semi = header.find(';');
     // Compared without case and without a lowered copy: this runs on every request.
     auto type = trim(header.substr(0, semi));
-    auto is = [&](std::string_view name) { return iequals(type, name); };
+    auto is = [&](std::string_view name) { return core::iequals_ascii(type, name); };
     if (type.empty()) out.kind = media::none;
     else if (is("application/json") || is("text/json")) out.kind = media::json;
     else if (is("application/merge-patch+json")) out.kind = media::merge_patch;
@@ -51,7 +49,7 @@ parsed_type parse_type(std::string_view header) {
         semi = header.find(';');
         auto param = trim(header.substr(0, semi));
         auto eq = param.find('=');
-        if (eq != std::string_view::npos && iequals(trim(param.substr(0, eq)), "charset")) {
+        if (eq != std::string_view::npos && core::iequals_ascii(trim(param.substr(0, eq)), "charset")) {
             auto v = trim(param.substr(eq + 1));
             if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
             out.charset = v;
@@ -67,8 +65,8 @@ std::optional<decode_error> set_bool(test_request_body& r, std::optional<std::st
         r.use_stored_password = false;
         return std::nullopt;
     }
-    if (iequals(*text, "true")) r.use_stored_password = true;
-    else if (iequals(*text, "false")) r.use_stored_password = false;
+    if (core::iequals_ascii(*text, "true")) r.use_stored_password = true;
+    else if (core::iequals_ascii(*text, "false")) r.use_stored_password = false;
     else return bad("UseStoredPassword must be true or false.");
     return std::nullopt;
 }
@@ -86,9 +84,9 @@ std::variant<test_request_body, decode_error> from_object(const json::value& v) 
             return std::nullopt;
         };
         std::optional<decode_error> e;
-        if (iequals(kv.key(), "SmtpUri")) e = string_or_null(r.smtp_uri, "SmtpUri");
-        else if (iequals(kv.key(), "From")) e = string_or_null(r.from, "From");
-        else if (iequals(kv.key(), "UseStoredPassword")) {
+        if (core::iequals_ascii(kv.key(), "SmtpUri")) e = string_or_null(r.smtp_uri, "SmtpUri");
+        else if (core::iequals_ascii(kv.key(), "From")) e = string_or_null(r.from, "From");
+        else if (core::iequals_ascii(kv.key(), "UseStoredPassword")) {
             if (x.is_bool()) r.use_stored_password = x.as_bool();
             else if (x.is_string()) e = set_bool(r, std::string_view(x.as_string()), false);
             else if (x.is_null()) r.use_stored_password = false;
@@ -115,7 +113,7 @@ json::value default_document() {
 
 json::object::iterator find_ci(json::object& o, std::string_view key) {
     for (auto it = o.begin(); it != o.end(); ++it)
-        if (iequals(it->key(), key)) return it;
+        if (core::iequals_ascii(it->key(), key)) return it;
     return o.end();
 }
 
@@ -417,7 +415,7 @@ private:
         x.text_.clear();
         x.is_null_ = false;
         for (auto a = attributes; a && a[0]; a += 2)
-            if (iequals(local_name(a[0]), "nil") && iequals(trim(a[1]), "true")) x.is_null_ = true;
+            if (core::iequals_ascii(local_name(a[0]), "nil") && core::iequals_ascii(trim(a[1]), "true")) x.is_null_ = true;
     }
 
     static void XMLCALL on_end(void* self, const XML_Char*) {
@@ -430,9 +428,9 @@ private:
         text_view = text_view.substr(0, text_view.find_last_not_of(" \t\r\n") + 1);
         std::string text(text_view);
         auto& r = x.result_;
-        if (iequals(x.field_, "SmtpUri")) r.smtp_uri = x.is_null_ ? std::nullopt : std::optional(text);
-        else if (iequals(x.field_, "From")) r.from = x.is_null_ ? std::nullopt : std::optional(text);
-        else if (iequals(x.field_, "UseStoredPassword")) {
+        if (core::iequals_ascii(x.field_, "SmtpUri")) r.smtp_uri = x.is_null_ ? std::nullopt : std::optional(text);
+        else if (core::iequals_ascii(x.field_, "From")) r.from = x.is_null_ ? std::nullopt : std::optional(text);
+        else if (core::iequals_ascii(x.field_, "UseStoredPassword")) {
             if (auto e = set_bool(r, text, x.is_null_)) x.stop(std::move(*e));
         }
     }
@@ -472,9 +470,9 @@ std::variant<test_request_body, decode_error> from_form(std::string_view body) {
         const std::string terminated(body);
         boost::urls::params_view params(terminated, boost::urls::encoding_opts(true));
         for (auto p : params) {
-            if (iequals(p.key, "SmtpUri")) r.smtp_uri = p.has_value && !p.value.empty() ? std::optional(p.value) : std::nullopt;
-            else if (iequals(p.key, "From")) r.from = p.has_value && !p.value.empty() ? std::optional(p.value) : std::nullopt;
-            else if (iequals(p.key, "UseStoredPassword")) {
+            if (core::iequals_ascii(p.key, "SmtpUri")) r.smtp_uri = p.has_value && !p.value.empty() ? std::optional(p.value) : std::nullopt;
+            else if (core::iequals_ascii(p.key, "From")) r.from = p.has_value && !p.value.empty() ? std::optional(p.value) : std::nullopt;
+            else if (core::iequals_ascii(p.key, "UseStoredPassword")) {
                 if (auto e = set_bool(r, std::string_view(p.value), !p.has_value)) return *e;
             }
         }
@@ -489,8 +487,8 @@ std::variant<test_request_body, decode_error> from_form(std::string_view body) {
 namespace {
 
 std::optional<decode_error> check_parsed_type(const parsed_type& t, std::string_view content_type) {
-    if (!t.charset.empty() && !iequals(t.charset, "utf-8") && !iequals(t.charset, "utf8") && !iequals(t.charset, "us-ascii"))
-        return decode_error{415, "The charset " + lower(t.charset) + " is not supported; use utf-8."};
+    if (!t.charset.empty() && !core::iequals_ascii(t.charset, "utf-8") && !core::iequals_ascii(t.charset, "utf8") && !core::iequals_ascii(t.charset, "us-ascii"))
+        return decode_error{415, "The charset " + core::lower_ascii(t.charset) + " is not supported; use utf-8."};
     if (t.kind == media::unknown)
         return decode_error{415, "The Content-Type " + std::string(trim(content_type.substr(0, content_type.find(';')))) +
                                      " is not supported."};

@@ -1,4 +1,5 @@
-#include "smtpcheck/serialization/ascii.hpp"
+#include "smtpcheck/core/ascii.hpp"
+#include "smtpcheck/core/system.hpp"
 #include "smtpcheck/server/api.hpp"
 
 #include "smtpcheck/auth/crypto.hpp"
@@ -22,9 +23,7 @@
 #include <atomic>
 #include <map>
 #include <variant>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <unordered_map>
 
 namespace smtpcheck::server {
@@ -34,11 +33,9 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 std::string slurp(const std::string& path, const char* key) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw config_error(std::string(key) + ": cannot read " + path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    auto text = core::read_file(path);
+    if (!text) throw config_error(std::string(key) + ": cannot read " + path);
+    return std::move(*text);
 }
 
 // The part of a route that checks the caller; one per API route and for nothing else.
@@ -167,9 +164,9 @@ test_headers headers_of(const http::fields& req) {
         case http::field::transfer_encoding: first(h.transfer_encoding, f.value()); break;
         case http::field::unknown: {
             const auto name = f.name_string();
-            if (smtpcheck::iequals_ascii(name, "SO-Language")) first(h.so_language, f.value());
-            else if (smtpcheck::iequals_ascii(name, "SO-Culture")) first(h.so_culture, f.value());
-            else if (smtpcheck::iequals_ascii(name, "SO-TimeZone")) first(h.so_timezone, f.value());
+            if (core::iequals_ascii(name, "SO-Language")) first(h.so_language, f.value());
+            else if (core::iequals_ascii(name, "SO-Culture")) first(h.so_culture, f.value());
+            else if (core::iequals_ascii(name, "SO-TimeZone")) first(h.so_timezone, f.value());
             break;
         }
         default: break;
@@ -329,8 +326,8 @@ std::optional<std::pair<std::string, std::string>> credentials_of(const request&
             // req.body() is a std::string, NUL-terminated, as Boost.URL 1.81's parse_query needs.
             boost::urls::params_view params(req.body(), boost::urls::encoding_opts(true));
             for (auto p : params) {
-                if (smtpcheck::iequals_ascii(p.key, "Username")) user = p.value;
-                if (smtpcheck::iequals_ascii(p.key, "Password")) password = p.value;
+                if (core::iequals_ascii(p.key, "Username")) user = p.value;
+                if (core::iequals_ascii(p.key, "Password")) password = p.value;
             }
         } catch (const std::exception&) {
             return std::nullopt;
@@ -341,8 +338,8 @@ std::optional<std::pair<std::string, std::string>> credentials_of(const request&
         if (ec || !v.is_object()) return std::nullopt;
         for (const auto& kv : v.as_object()) {
             if (!kv.value().is_string()) continue;
-            if (smtpcheck::iequals_ascii(kv.key(), "Username")) user = std::string(kv.value().as_string());
-            if (smtpcheck::iequals_ascii(kv.key(), "Password")) password = std::string(kv.value().as_string());
+            if (core::iequals_ascii(kv.key(), "Username")) user = std::string(kv.value().as_string());
+            if (core::iequals_ascii(kv.key(), "Password")) password = std::string(kv.value().as_string());
         }
     }
     if (!user || !password) return std::nullopt;
@@ -389,7 +386,7 @@ auth::settings make_auth_settings(const config& cfg, spdlog::logger* log) {
     s.session = cfg.auth.session;
     s.secret = read_auth_secret(cfg);
     if (s.secret.empty()) {
-        s.secret = auth::random_bytes(32);
+        s.secret = core::random_bytes(32);
         if (log)
             log->warn("auth.secret_file is empty: tickets and sessions are signed with a random key and die with "
                       "this process");

@@ -1,5 +1,8 @@
 #include "smtpcheck/server/config.hpp"
 
+#include "smtpcheck/core/ascii.hpp"
+#include "smtpcheck/core/system.hpp"
+
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
 #include <boost/property_tree/ini_parser.hpp>
@@ -8,7 +11,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <sstream>
 
 namespace smtpcheck {
@@ -33,11 +35,8 @@ struct ini_section {
 };
 using ini_document = std::vector<ini_section>;
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-    return s;
-}
+// Blanks and the CR of a CRLF line end (a leading CR is dropped too).
+std::string_view trim(std::string_view s) { return core::trim(s, " \t\r"); }
 
 // PropertyTree's INI reader knows only whole-line comments; SPEC section 4 writes comments
 // after values too, so those are cut first: ';' or '#' after white space ends the value.
@@ -382,11 +381,9 @@ config to_config(const ini_document& doc) {
 }
 
 std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw config_error("config: cannot read " + path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    auto text = core::read_file(path);
+    if (!text) throw config_error("config: cannot read " + path);
+    return std::move(*text);
 }
 
 }  // namespace

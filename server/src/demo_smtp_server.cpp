@@ -1,5 +1,8 @@
 #include "smtpcheck/server/demo_smtp_server.hpp"
 
+#include "smtpcheck/core/ascii.hpp"
+#include "smtpcheck/core/base64.hpp"
+
 #include "smtpcheck/auth/crypto.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -67,11 +70,6 @@ void make_certificate(ssl::context& ctx, const std::string& cert_file) {
     EVP_PKEY_free(key);
 }
 
-std::string upper(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return out;
-}
 
 }  // namespace
 
@@ -121,7 +119,7 @@ struct demo_connection {
     }
 
     bool check_plain(std::string_view b64) const {
-        auto decoded = auth::base64_decode(b64);
+        auto decoded = core::base64_decode(b64);
         if (!decoded) return false;
         auto first = decoded->find('\0');
         auto second = first == std::string::npos ? first : decoded->find('\0', first + 1);
@@ -143,7 +141,7 @@ asio::awaitable<void> serve_demo_client(std::shared_ptr<demo_smtp_server::impl> 
     for (;;) {
         auto l = co_await c.line();
         if (!l) break;
-        std::string verb = upper(l->substr(0, l->find(' ')));
+        std::string verb = core::upper_ascii(l->substr(0, l->find(' ')));
         std::string arg = l->find(' ') == std::string::npos ? "" : l->substr(l->find(' ') + 1);
         if (verb == "EHLO") {
             std::string caps = "250-smtpcheck-demo\r\n250-SIZE 1048576\r\n250-8BITMIME\r\n";
@@ -158,7 +156,7 @@ asio::awaitable<void> serve_demo_client(std::shared_ptr<demo_smtp_server::impl> 
             auto [ec] = co_await c.tls->async_handshake(ssl::stream_base::server, use_tuple);
             if (ec) break;
         } else if (verb == "AUTH" && c.tls) {
-            std::string mech = upper(arg.substr(0, arg.find(' ')));
+            std::string mech = core::upper_ascii(arg.substr(0, arg.find(' ')));
             std::string initial = arg.find(' ') == std::string::npos ? "" : arg.substr(arg.find(' ') + 1);
             bool ok = false;
             if (mech == "PLAIN") {
@@ -175,7 +173,7 @@ asio::awaitable<void> serve_demo_client(std::shared_ptr<demo_smtp_server::impl> 
                 if (!u || !co_await c.say("334 UGFzc3dvcmQ6\r\n")) break;
                 auto p = co_await c.line();
                 if (!p) break;
-                auto du = auth::base64_decode(*u), dp = auth::base64_decode(*p);
+                auto du = core::base64_decode(*u), dp = core::base64_decode(*p);
                 ok = du && dp && auth::constant_time_equal(*du, server->user) &&
                      auth::constant_time_equal(*dp, server->password);
             }

@@ -1,4 +1,4 @@
-#include "smtpcheck/serialization/ascii.hpp"
+#include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/server/http_server.hpp"
 
 #include "smtpcheck/auth/authenticator.hpp"
@@ -168,7 +168,7 @@ std::string_view smuggling_problem(const request_header& h) {
     if (transfer_encodings) {
         while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
         auto last = te.substr(te.find_last_of(", \t") == std::string_view::npos ? 0 : te.find_last_of(", \t") + 1);
-        if (!smtpcheck::iequals_ascii(last, "chunked")) return "a Transfer-Encoding that does not end in chunked";
+        if (!core::iequals_ascii(last, "chunked")) return "a Transfer-Encoding that does not end in chunked";
     }
     return {};
 }
@@ -440,7 +440,7 @@ std::optional<std::string> allowed_origin(const server_settings& settings, const
     if (origin.empty()) return std::nullopt;
     bool wildcard = false;
     for (const auto& o : settings.cors_origins) {
-        if (smtpcheck::iequals_ascii(o, origin)) return std::string(origin);
+        if (core::iequals_ascii(o, origin)) return std::string(origin);
         wildcard = wildcard || o == "*";
     }
     if (wildcard) return std::string("*");
@@ -597,7 +597,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
 
                 if (!respond_early) {
                     if (!parser.is_done()) {
-                        if (smtpcheck::iequals_ascii(header[http::field::expect], "100-continue")) {
+                        if (core::iequals_ascii(header[http::field::expect], "100-continue")) {
                             error_code wec;
                             static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
                             co_await write_all(stream, continue_line, limits.body_timeout, wec);

@@ -1,4 +1,4 @@
-#include "smtpcheck/serialization/ascii.hpp"
+#include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/server/router.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -15,7 +15,7 @@ router::router(std::string base_path) : base_path_(std::move(base_path)) {
 router& router::add(route_scope scope, std::string_view path, http::verb method, route_handler handler) {
     std::string full = (scope == route_scope::api ? base_path_ : std::string()) + std::string(path);
     auto it = std::find_if(resources_.begin(), resources_.end(),
-                           [&](const resource& r) { return smtpcheck::iequals_ascii(r.path, full); });
+                           [&](const resource& r) { return core::iequals_ascii(r.path, full); });
     if (it == resources_.end()) it = resources_.insert(resources_.end(), resource{full, {}, {}});
     it->methods.emplace_back(method, std::move(handler));
     std::string allow;
@@ -54,7 +54,7 @@ router::match_result router::match(http::verb method, std::string_view target) c
     for (std::size_t i = 0; i < resources_.size(); ++i) {
         const auto& r = resources_[i];
         // The exact spelling first (what clients send); then without case, as ASP.NET matches.
-        if (r.path.size() != path.size() || (r.path != path && !smtpcheck::iequals_ascii(r.path, path))) continue;
+        if (r.path.size() != path.size() || (r.path != path && !core::iequals_ascii(r.path, path))) continue;
         auto lookup = method == http::verb::head ? http::verb::get : method;
         for (const auto& [verb, handler] : r.methods)
             if (verb == lookup) return {&handler, http::status::ok, {}, i};

@@ -1,19 +1,18 @@
 #include "smtpcheck/smtp/credential_store.hpp"
+#include "smtpcheck/core/base64.hpp"
+#include "smtpcheck/core/system.hpp"
 
 #include "smtpcheck/smtp/dialog.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 
 namespace smtpcheck::smtp {
 namespace {
@@ -24,13 +23,6 @@ namespace json = boost::json;
 // The associated data: a ciphertext decrypts only for the user, host and port it was made for.
 std::string bound_to(const credential_key& k) { return k.user + '\0' + k.host + '\0' + std::to_string(k.port); }
 
-std::string random_bytes(std::size_t n) {
-    std::string out(n, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
-        throw credential_error("no random bytes from OpenSSL");
-    return out;
-}
-
 struct cipher_ctx {
     EVP_CIPHER_CTX* p = EVP_CIPHER_CTX_new();
     ~cipher_ctx() { EVP_CIPHER_CTX_free(p); }
@@ -38,7 +30,7 @@ struct cipher_ctx {
 
 void seal(const std::string& key, const std::string& aad, const std::string& plain, std::string& nonce,
           std::string& ciphertext, std::string& tag) {
-    nonce = random_bytes(12);
+    nonce = core::random_bytes(12);
     cipher_ctx c;
     int len = 0;
     ciphertext.assign(plain.size(), '\0');
@@ -111,13 +103,12 @@ const std::string& credential_store::secret() const {
     // Created exclusively with mode 0600, so two processes never make two keys.
     int fd = ::open(key_file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
-        std::string key = random_bytes(32);
+        std::string key = core::random_bytes(32);
         write_fully(fd, key, key_file_.string());
         ::fsync(fd);
         ::close(fd);
     }
-    std::ifstream in(key_file_, std::ios::binary);
-    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string key = core::read_file(key_file_.string()).value_or(std::string());
     if (key.size() < 32) throw credential_error("smtp.secret_key_file " + key_file_.string() + " must hold 32 octets");
     secret_ = key.substr(0, 32);
     return secret_;
@@ -130,11 +121,8 @@ std::vector<credential_store::entry> credential_store::read_entries() const {
     auto time = fs::last_write_time(file_, ec);
     if (!ec && size == cache_size_ && time == cache_time_) return cache_;
 
-    std::ifstream in(file_, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
     boost::system::error_code jec;
-    auto doc = json::parse(ss.str(), jec);
+    auto doc = json::parse(core::read_file(file_.string()).value_or(std::string()), jec);
     if (jec || !doc.is_object() || !doc.as_object().contains("entries"))
         throw credential_error(file_.string() + " is not a credentials file");
     std::vector<entry> entries;
@@ -145,7 +133,7 @@ std::vector<credential_store::entry> credential_store::read_entries() const {
         e.key.host = std::string(o.at("host").as_string());
         e.key.port = static_cast<std::uint16_t>(o.at("port").to_number<int>());
         auto b64 = [&](const char* name) {
-            auto decoded = detail::base64_decode(std::string(o.at(name).as_string()));
+            auto decoded = core::base64_decode(std::string(o.at(name).as_string()));
             if (!decoded) throw credential_error(file_.string() + ": bad " + name);
             return *decoded;
         };
@@ -166,9 +154,9 @@ void credential_store::write_entries(const std::vector<entry>& entries) const {
         list.push_back(json::object{{"user", e.key.user},
                                     {"host", e.key.host},
                                     {"port", e.key.port},
-                                    {"nonce", detail::base64_encode(e.nonce)},
-                                    {"ciphertext", detail::base64_encode(e.ciphertext)},
-                                    {"tag", detail::base64_encode(e.tag)}});
+                                    {"nonce", core::base64_encode(e.nonce)},
+                                    {"ciphertext", core::base64_encode(e.ciphertext)},
+                                    {"tag", core::base64_encode(e.tag)}});
     std::string text = json::serialize(json::object{{"version", 1}, {"entries", std::move(list)}}) + "\n";
 
     // Write beside, fsync, rename over, fsync the folder: a crash leaves the old or the new file.

@@ -1,4 +1,5 @@
 #include "smtpcheck/smtp/dialog.hpp"
+#include "smtpcheck/core/base64.hpp"
 
 #include <openssl/evp.h>
 
@@ -219,10 +220,10 @@ dialog_step dialog::begin_auth() {
     const std::string& user = *s_.user;
     const std::string password = s_.password.value_or("");
     if (mechanism_ == "PLAIN")
-        return write_read("AUTH PLAIN " + detail::base64_encode(std::string(1, '\0') + user + '\0' + password),
+        return write_read("AUTH PLAIN " + core::base64_encode(std::string(1, '\0') + user + '\0' + password),
                           "AUTH PLAIN ***");
     if (mechanism_ == "XOAUTH2")
-        return write_read("AUTH XOAUTH2 " + detail::base64_encode("user=" + user + "\x01" "auth=Bearer " + password +
+        return write_read("AUTH XOAUTH2 " + core::base64_encode("user=" + user + "\x01" "auth=Bearer " + password +
                                                                   "\x01\x01"),
                           "AUTH XOAUTH2 ***");
     return write_read("AUTH " + mechanism_);
@@ -239,14 +240,14 @@ dialog_step dialog::on_auth_reply(const reply& r) {
     const std::string& user = *s_.user;
     const std::string password = s_.password.value_or("");
     if (mechanism_ == "LOGIN" && auth_round_ <= 2)
-        return write_read(detail::base64_encode(auth_round_ == 1 ? user : password), "***");
+        return write_read(core::base64_encode(auth_round_ == 1 ? user : password), "***");
     if (mechanism_ == "CRAM-MD5" && auth_round_ == 1) {
-        auto challenge = detail::base64_decode(r.lines.empty() ? "" : r.lines.front());
+        auto challenge = core::base64_decode(r.lines.empty() ? "" : r.lines.front());
         if (!challenge || challenge->empty()) return fail(outcome_code::protocol_error, r);
-        return write_read(detail::base64_encode(detail::cram_md5_response(user, password, *challenge)), "***");
+        return write_read(core::base64_encode(detail::cram_md5_response(user, password, *challenge)), "***");
     }
     if (mechanism_ == "PLAIN" && auth_round_ == 1)  // a server that wants the response after 334
-        return write_read(detail::base64_encode(std::string(1, '\0') + user + '\0' + password), "***");
+        return write_read(core::base64_encode(std::string(1, '\0') + user + '\0' + password), "***");
     if (mechanism_ == "XOAUTH2" && auth_round_ == 1)  // the error challenge: answer empty, report the final reply
         return write_read("", "");
     return fail(outcome_code::protocol_error, r);

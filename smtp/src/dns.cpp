@@ -1,5 +1,7 @@
 #include "smtpcheck/smtp/dns.hpp"
 
+#include "smtpcheck/core/ascii.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
@@ -34,12 +36,6 @@ void dns_wait::complete(dns_answer answer) {
 }
 
 namespace {
-
-std::string lower_ascii(std::string s) {
-    for (auto& c : s)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return s;
-}
 
 dns_answer failure(int status) {
     dns_answer a;
@@ -154,7 +150,7 @@ public:
 
     void resolve(std::string host, std::shared_ptr<dns_wait> wait) {
         asio::dispatch(strand_, [self = shared_from_this(), host = std::move(host), wait = std::move(wait)]() mutable {
-            self->resolve_on_strand(lower_ascii(std::move(host)), std::move(wait));
+            self->resolve_on_strand(core::lower_ascii(host), std::move(wait));
         });
     }
 

@@ -5,6 +5,8 @@
 #include "smtpcheck/smtp/message.hpp"
 #include "smtpcheck/smtp/smtp_uri.hpp"
 
+#include "smtpcheck/core/printable_text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -101,7 +103,7 @@ certificate_info describe_certificate(X509* cert) {
             const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
             if (gn->type == GEN_DNS) {
                 const unsigned char* s = ASN1_STRING_get0_data(gn->d.dNSName);
-                info.subject_alt_names.push_back(printable_text(std::string_view(
+                info.subject_alt_names.push_back(core::printable_text(std::string_view(
                     reinterpret_cast<const char*>(s), static_cast<std::size_t>(ASN1_STRING_length(gn->d.dNSName)))));
             } else if (gn->type == GEN_IPADD) {
                 const unsigned char* s = ASN1_STRING_get0_data(gn->d.iPAddress);

@@ -1,4 +1,5 @@
 #include "smtpcheck/smtp/message.hpp"
+#include "smtpcheck/core/base64.hpp"
 
 #include "smtpcheck/smtp/dialog.hpp"
 
@@ -34,7 +35,7 @@ std::string encoded_words(std::string_view text) {
         // (found by fuzz_smtp_uri).
         if (n == 0) n = std::min(max_chunk, text.size() - i);
         if (!out.empty()) out += "\r\n ";
-        out += "=?utf-8?B?" + detail::base64_encode(text.substr(i, n)) + "?=";
+        out += "=?utf-8?B?" + core::base64_encode(text.substr(i, n)) + "?=";
         i += n;
     }
     return out;
@@ -121,7 +122,7 @@ std::string compose_message(const message_fields& f) {
     } else {
         std::string normalized;
         for (auto line : lines_of(f.body, 990)) normalized.append(line).append("\r\n");
-        auto encoded = detail::base64_encode(normalized);
+        auto encoded = core::base64_encode(normalized);
         for (std::size_t i = 0; i < encoded.size(); i += 76) m += encoded.substr(i, 76) + "\r\n";
     }
     m.shrink_to_fit();  // held by every test in flight until DATA: no slack from the appends

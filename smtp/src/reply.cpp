@@ -5,7 +5,8 @@
 #include <charconv>
 #include <cstdint>
 
-#include "smtpcheck/serialization/printable_text.hpp"
+#include "smtpcheck/core/ascii.hpp"
+#include "smtpcheck/core/printable_text.hpp"
 
 namespace smtpcheck::smtp {
 namespace {
@@ -23,15 +24,8 @@ std::size_t enhanced_code_length(std::string_view text, int code) {
     return i;
 }
 
-std::string upper(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
-    return out;
-}
 
 }  // namespace
-
-std::string printable_text(std::string_view in) { return serialization::printable_text(in); }
 
 std::string reply::first_line() const {
     std::string s = std::to_string(code);
@@ -90,11 +84,11 @@ reply_parser::status reply_parser::feed(std::string_view data, std::size_t& cons
 reply_parser::status reply_parser::finish_line(std::string_view line) {
     int code = 0;
     if (line.size() < 3 || !std::all_of(line.begin(), line.begin() + 3, [](unsigned char c) { return std::isdigit(c); }))
-        return fail("a reply line does not start with a three-digit code: '" + printable_text(line.substr(0, 40)) + "'");
+        return fail("a reply line does not start with a three-digit code: '" + core::printable_text(line.substr(0, 40)) + "'");
     std::from_chars(line.data(), line.data() + 3, code);
     if (code < 200 || code > 599) return fail("reply code " + std::to_string(code) + " is outside 2xx-5xx");
     char sep = line.size() > 3 ? line[3] : ' ';
-    if (sep != ' ' && sep != '-') return fail("a reply line has '" + printable_text(std::string_view(&sep, 1)) + "' after its code");
+    if (sep != ' ' && sep != '-') return fail("a reply line has '" + core::printable_text(std::string_view(&sep, 1)) + "' after its code");
     if (current_.lines.empty()) {
         current_.code = code;
     } else if (code != current_.code) {
@@ -109,7 +103,9 @@ reply_parser::status reply_parser::finish_line(std::string_view line) {
         if (current_.lines.empty()) current_.enhanced = std::string(text.substr(0, n));
         text.remove_prefix(std::min(text.size(), n + 1));
     }
-    current_.lines.push_back(printable_text(text));
+    // What a server sent enters reports, transcripts, logs and XML here (SPEC 7): valid UTF-8
+    // kept, a tab made a space, every invalid octet and control character made U+FFFD.
+    current_.lines.push_back(core::printable_text(text));
     if (sep == '-') return status::need_more;
     done_ = true;
     return status::done;
@@ -124,7 +120,7 @@ reply reply_parser::take() {
 }
 
 bool capabilities::offers_auth(std::string_view mechanism) const {
-    return std::find(auth.begin(), auth.end(), upper(mechanism)) != auth.end();
+    return std::find(auth.begin(), auth.end(), core::upper_ascii(mechanism)) != auth.end();
 }
 
 capabilities parse_ehlo(const reply& r) {
@@ -138,7 +134,7 @@ capabilities parse_ehlo(const reply& r) {
             auto end = rest.find_first_of(" =");
             auto w = rest.substr(0, end);
             rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
-            return upper(w);
+            return core::upper_ascii(w);
         };
         std::string keyword = word();
         if (keyword == "PIPELINING") caps.pipelining = true;

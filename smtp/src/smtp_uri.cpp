@@ -1,5 +1,7 @@
 #include "smtpcheck/smtp/smtp_uri.hpp"
 
+#include "smtpcheck/core/ascii.hpp"
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/pct_string_view.hpp>
@@ -23,11 +25,6 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
-std::string upper(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
-    return out;
-}
 
 // A URI typed with a non-ASCII host name (smtp://smtp.bücher.de) is an IRI: its non-ASCII
 // octets are percent-encoded first (RFC 3987 section 3.1) so Boost.URL can parse it.
@@ -193,7 +190,7 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
         out.user = user->decode();
         if (out.user->empty()) return invalid("SmtpUri has an empty user name");
         if (!mech.empty()) {
-            out.mechanism = upper(mech);
+            out.mechanism = core::upper_ascii(mech);
             if (out.mechanism != "PLAIN" && out.mechanism != "LOGIN" && out.mechanism != "CRAM-MD5" &&
                 out.mechanism != "XOAUTH2")
                 return invalid("the AUTH mechanism must be PLAIN, LOGIN, CRAM-MD5 or XOAUTH2");

@@ -1,3 +1,4 @@
+#include "smtpcheck/core/base64.hpp"
 #include "smtpcheck/auth/authenticator.hpp"
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/jwt.hpp"
@@ -16,6 +17,8 @@
 #include <openssl/pem.h>
 
 using namespace smtpcheck::auth;
+using smtpcheck::core::base64_encode;
+using smtpcheck::core::base64url_encode;
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 namespace json = boost::json;

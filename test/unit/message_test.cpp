@@ -1,3 +1,4 @@
+#include "smtpcheck/core/base64.hpp"
 #include "smtpcheck/smtp/dialog.hpp"
 #include "smtpcheck/smtp/message.hpp"
 
@@ -74,7 +75,7 @@ BOOST_AUTO_TEST_CASE(non_ascii_subject_and_body_are_encoded) {
         auto start = line.find("=?utf-8?B?");
         if (start == std::string::npos) continue;
         auto text = line.substr(start + 10, line.rfind("?=") - start - 10);
-        decoded += *detail::base64_decode(text);
+        decoded += *smtpcheck::core::base64_decode(text);
     }
     BOOST_TEST(decoded == f.subject);
 }

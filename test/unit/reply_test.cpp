@@ -1,3 +1,4 @@
+#include "smtpcheck/core/printable_text.hpp"
 #include "smtpcheck/smtp/reply.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -5,6 +6,7 @@
 #include <algorithm>
 
 using namespace smtpcheck::smtp;
+using smtpcheck::core::printable_text;
 
 namespace {
 // Feeds `wire` in pieces of `step` octets (0: all at once) and returns the parsed replies.

@@ -1,5 +1,5 @@
 #include "smtpcheck/serialization/document.hpp"
-#include "smtpcheck/serialization/printable_text.hpp"
+#include "smtpcheck/core/printable_text.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
 
 #include <boost/json/parse.hpp>
@@ -9,6 +9,8 @@
 #include <memory>
 
 using namespace smtpcheck::serialization;
+using smtpcheck::core::is_printable_text;
+using smtpcheck::core::printable_text;
 namespace json = boost::json;
 
 namespace {

@@ -3,7 +3,6 @@
 // I/O over any transport, and tests drive it with scripted replies.
 #pragma once
 
-#include "smtpcheck/serialization/base64.hpp"
 #include "smtpcheck/smtp/outcome.hpp"
 #include "smtpcheck/smtp/reply.hpp"
 #include "smtpcheck/smtp/smtp_uri.hpp"
@@ -120,8 +119,6 @@ private:
 };
 
 namespace detail {
-using serialization::base64_decode;
-using serialization::base64_encode;
 /// CRAM-MD5's answer: user, a space and HMAC-MD5(password, challenge) in lower-case hex.
 std::string cram_md5_response(std::string_view user, std::string_view password, std::string_view challenge);
 }  // namespace detail

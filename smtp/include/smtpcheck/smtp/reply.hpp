@@ -73,9 +73,4 @@ struct capabilities {
 
 capabilities parse_ehlo(const reply& ehlo_reply);
 
-/// What a server sent, made fit for reports, transcripts, logs and XML (SPEC 7): valid UTF-8
-/// kept, a tab becomes a space, and every invalid octet and control character (C0, DEL, C1)
-/// becomes U+FFFD. Replies are filtered here, where they enter everything else.
-std::string printable_text(std::string_view server_text);
-
 }  // namespace smtpcheck::smtp

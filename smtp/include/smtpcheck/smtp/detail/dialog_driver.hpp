@@ -6,6 +6,7 @@
 // The engine passes a TCP/TLS transport; tests pass a scripted one with injected faults.
 #pragma once
 
+#include "smtpcheck/core/printable_text.hpp"
 #include "smtpcheck/smtp/dialog.hpp"
 #include "smtpcheck/smtp/engine.hpp"
 
@@ -92,7 +93,7 @@ inline void note_server_bytes(driver_context& ctx, std::string_view bytes) {
     for (char c : bytes) {
         if (c == '\n') {
             if (!ctx.server_partial.empty() && ctx.server_partial.back() == '\r') ctx.server_partial.pop_back();
-            ctx.note('S', printable_text(ctx.server_partial));
+            ctx.note('S', core::printable_text(ctx.server_partial));
             ctx.server_partial.clear();
         } else if (ctx.server_partial.size() < 4096) {
             ctx.server_partial += c;

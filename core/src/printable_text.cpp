@@ -1,4 +1,4 @@
-#include "smtpcheck/serialization/printable_text.hpp"
+#include "smtpcheck/core/printable_text.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,7 +6,7 @@
 
 #include <unistr.h>
 
-namespace smtpcheck::serialization {
+namespace smtpcheck::core {
 namespace {
 
 // Octets 0x20-0x7E only. Eight at a time: every text of every request and response passes
@@ -72,4 +72,4 @@ bool is_printable_text(std::string_view in) {
     return true;
 }
 
-}  // namespace smtpcheck::serialization
+}  // namespace smtpcheck::core

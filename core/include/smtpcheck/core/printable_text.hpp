@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace smtpcheck::serialization {
+namespace smtpcheck::core {
 
 /// Valid UTF-8 is kept, a tab becomes a space, every invalid octet and control character (C0,
 /// DEL, C1) becomes U+FFFD.
@@ -14,4 +14,4 @@ std::string printable_text(std::string_view text);
 /// Whether printable_text would leave `text` as it is.
 bool is_printable_text(std::string_view text);
 
-}  // namespace smtpcheck::serialization
+}  // namespace smtpcheck::core

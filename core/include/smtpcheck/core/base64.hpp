@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace smtpcheck::serialization {
+namespace smtpcheck::core {
 
 std::string base64_encode(std::string_view data);
 /// nullopt for anything that is not padded base64.
@@ -13,4 +13,4 @@ std::optional<std::string> base64_decode(std::string_view text);
 std::string base64url_encode(std::string_view data);
 std::optional<std::string> base64url_decode(std::string_view text);
 
-}  // namespace smtpcheck::serialization
+}  // namespace smtpcheck::core

@@ -1,8 +1,8 @@
-#include "smtpcheck/serialization/base64.hpp"
+#include "smtpcheck/core/base64.hpp"
 
 #include <openssl/evp.h>
 
-namespace smtpcheck::serialization {
+namespace smtpcheck::core {
 
 std::string base64_encode(std::string_view data) {
     std::string out(4 * ((data.size() + 2) / 3), '\0');
@@ -42,4 +42,4 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     return base64_decode(s);
 }
 
-}  // namespace smtpcheck::serialization
+}  // namespace smtpcheck::core
