@@ -12,7 +12,6 @@ std::string_view error_type_name(http::status status) {
     case http::status::forbidden: return "Forbidden";
     case http::status::not_found: return "NotFound";
     case http::status::method_not_allowed: return "MethodNotAllowed";
-    case http::status::request_timeout: return "RequestTimeout";
     case http::status::payload_too_large: return "PayloadTooLarge";
     case http::status::unsupported_media_type: return "UnsupportedMediaType";
     case http::status::too_many_requests: return "TooManyRequests";

@@ -597,8 +597,8 @@ class Slowloris(ServerCase):
             sel.close()
             self.assertEqual(still_open, 0, f"{still_open} slow connections still open "
                                             f"{time.monotonic() - opened:.1f} s after they were opened")
-            for data in got.values():  # nothing but a 408 may have been answered
-                self.assertTrue(data.startswith(b"HTTP/1.1 408"), data[:100])
+            # A deadline closes the connection without an answer (there is no 408).
+            self.assertEqual(got, {})
         finally:
             stop.set()
             for c in socks:
@@ -632,7 +632,7 @@ class KeptAliveSlowloris(ServerCase):
                 c.settimeout(0.2)
                 try:
                     data = c.recv(65536)
-                    if not data or data.startswith(b"HTTP/1.1 408"):
+                    if not data:
                         closed_at = time.monotonic()
                         break
                 except socket.timeout:

@@ -48,7 +48,6 @@ public:
     };
     match_result match(http::verb method, std::string_view target) const;
 
-    const std::string& base_path() const { return base_path_; }
     /// Every path, in the order of match_result::resource.
     std::vector<std::string> paths() const;
 

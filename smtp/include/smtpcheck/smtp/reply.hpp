@@ -19,7 +19,6 @@ struct reply {
     std::string first_line() const;
     /// The text of every line joined by spaces, for reports.
     std::string text() const;
-    bool positive() const { return code >= 200 && code < 400; }
 };
 
 /// The bounds of SPEC 7 for what a server may send as one reply.
