@@ -9,30 +9,12 @@
 namespace smtpcheck::core {
 namespace {
 
-// Octets 0x20-0x7E only. Eight at a time: every text of every request and response passes
-// here, nearly always plain ASCII. A word has an octet below 0x20 when (x - 0x20..) & ~x has a
-// high bit set, a DEL when the same holds of x ^ 0x7F.. against 0x01.., and one of 0x80 or
-// more when x has a high bit set ("Bit Twiddling Hacks", determine if a word has a byte less
-// than n).
-bool printable_ascii(std::string_view s) {
-    constexpr std::uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    const char* p = s.data();
-    std::size_t n = s.size();
-    for (; n >= 8; p += 8, n -= 8) {
-        std::uint64_t x;
-        std::memcpy(&x, p, 8);
-        const std::uint64_t del = x ^ (ones * 0x7f);
-        if ((x | ((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs) return false;
-    }
-    return std::all_of(p, p + n, [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
-}
-
 bool is_control(ucs4_t c) { return c < 0x20 || (c >= 0x7f && c < 0xa0); }
 
 }  // namespace
 
 std::string printable_text(std::string_view in) {
-    if (printable_ascii(in)) return std::string(in);
+    if (is_printable_ascii(in)) return std::string(in);
     static constexpr std::string_view replacement = "\xEF\xBF\xBD";
     std::string out;
     out.reserve(in.size() + 8);
@@ -54,8 +36,26 @@ std::string printable_text(std::string_view in) {
     return out;
 }
 
+// Octets 0x20-0x7E only. Eight at a time: every text of every request and response passes
+// here, nearly always plain ASCII. A word has an octet below 0x20 when (x - 0x20..) & ~x has a
+// high bit set, a DEL when the same holds of x ^ 0x7F.. against 0x01.., and one of 0x80 or
+// more when x has a high bit set ("Bit Twiddling Hacks", determine if a word has a byte less
+// than n).
+bool is_printable_ascii(std::string_view s) {
+    constexpr std::uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    const char* p = s.data();
+    std::size_t n = s.size();
+    for (; n >= 8; p += 8, n -= 8) {
+        std::uint64_t x;
+        std::memcpy(&x, p, 8);
+        const std::uint64_t del = x ^ (ones * 0x7f);
+        if ((x | ((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs) return false;
+    }
+    return std::all_of(p, p + n, [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
+}
+
 bool is_printable_text(std::string_view in) {
-    if (printable_ascii(in)) return true;
+    if (is_printable_ascii(in)) return true;
     const auto* p = reinterpret_cast<const std::uint8_t*>(in.data());
     std::size_t n = in.size();
     while (n > 0) {

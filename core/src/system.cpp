@@ -2,8 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace smtpcheck::core {
@@ -16,12 +16,17 @@ std::string random_bytes(std::size_t n) {
 }
 
 std::optional<std::string> read_file(const std::string& path) {
+    // A directory opens as a stream on Linux and then reads as empty: `--config /etc` ran on
+    // the built-in defaults without a word.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return std::nullopt;
     std::ifstream in(path, std::ios::binary);
     if (!in) return std::nullopt;
-    std::ostringstream ss;
-    ss << in.rdbuf();
+    std::string out;
+    char chunk[16384];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) out.append(chunk, static_cast<std::size_t>(in.gcount()));
     if (in.bad()) return std::nullopt;
-    return std::move(ss).str();
+    return out;
 }
 
 }  // namespace smtpcheck::core

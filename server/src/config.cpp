@@ -151,8 +151,7 @@ milliseconds as_ms(const value_ref& v, std::uint64_t min = 1) {
 }
 
 bool as_bool(const value_ref& v) {
-    std::string s(v.text);
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    const std::string s = core::lower_ascii(v.text);
     if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
     if (s == "false" || s == "no" || s == "off" || s == "0") return false;
     v.fail("true or false");

@@ -19,12 +19,6 @@ bool has_line_break_or_nul(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-               return std::tolower(x) == std::tolower(y);
-           });
-}
-
 
 // A URI typed with a non-ASCII host name (smtp://smtp.bücher.de) is an IRI: its non-ASCII
 // octets are percent-encoded first (RFC 3987 section 3.1) so Boost.URL can parse it.
@@ -124,7 +118,7 @@ std::optional<std::string> to_ascii_host(std::string_view utf8_name) {
     if (name.empty() || name.find('\0') != std::string::npos) return std::nullopt;
     bool ascii = std::all_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x80; });
     if (ascii) {
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+        name = core::lower_ascii(name);
         if (!name.empty() && name.back() == '.') name.pop_back();  // the root label
         return is_ascii_domain(name) ? std::optional(name) : std::nullopt;
     }
@@ -158,13 +152,13 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
     const urls::url_view& u = *parsed;
 
     smtp_uri out;
-    if (iequals(u.scheme(), "smtp")) {
+    if (core::iequals_ascii(u.scheme(), "smtp")) {
         out.mode = tls_mode::opportunistic;
         out.port = 25;
-    } else if (iequals(u.scheme(), "smtp+starttls")) {
+    } else if (core::iequals_ascii(u.scheme(), "smtp+starttls")) {
         out.mode = tls_mode::starttls;
         out.port = 587;
-    } else if (iequals(u.scheme(), "smtps")) {
+    } else if (core::iequals_ascii(u.scheme(), "smtps")) {
         out.mode = tls_mode::implicit;
         out.port = 465;
     } else {
@@ -179,7 +173,7 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
         std::string_view enc_user = u.encoded_user();
         std::string_view mech;
         for (std::size_t i = 0; i + 6 <= enc_user.size(); ++i) {
-            if (iequals(enc_user.substr(i, 6), ";AUTH=")) {
+            if (core::iequals_ascii(enc_user.substr(i, 6), ";AUTH=")) {
                 mech = enc_user.substr(i + 6);
                 enc_user = enc_user.substr(0, i);
                 break;

@@ -149,6 +149,17 @@ BOOST_AUTO_TEST_CASE(a_missing_file_is_an_error_naming_it) {
     }
 }
 
+// A directory opens as a stream on Linux and reads as empty: `--config /tmp` ran on the
+// built-in defaults without a word.
+BOOST_AUTO_TEST_CASE(a_directory_given_as_the_file_is_an_error_naming_it) {
+    try {
+        (void)load_config({"/tmp", {}});
+        BOOST_FAIL("no error");
+    } catch (const config_error& e) {
+        BOOST_TEST(contains(e.what(), "cannot read /tmp"));
+    }
+}
+
 // Issue 11: a Basic user name or a JWT "kid" with CR LF forged log lines.
 BOOST_AUTO_TEST_CASE(a_logged_message_cannot_forge_a_line) {
     for (auto style : {log_settings::format::text, log_settings::format::json}) {

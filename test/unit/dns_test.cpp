@@ -372,12 +372,19 @@ BOOST_FIXTURE_TEST_CASE(happy_eyeballs_moves_on_from_an_address_that_drops_syns,
     // 127.0.0.1:P answers with a refusal to serve: enough to show which address was used. Its
     // port is chosen first: a port free on 127.0.0.2 was sometimes taken on 127.0.0.1 by another
     // test's socket (bind: address in use).
-    tcp::acceptor server(io, {ip("127.0.0.1"), 0});
+    // 127.0.0.2:P never answers a SYN: its accept queue is full and nobody accepts. (Tried
+    // again on a new port if P is taken on 127.0.0.2.)
+    tcp::acceptor server(io), full(io);
+    for (int attempt = 0;; ++attempt) {
+        server = tcp::acceptor(io, {ip("127.0.0.1"), 0});
+        full = tcp::acceptor(io);
+        full.open(tcp::v4());
+        error_code ec;
+        full.bind({ip("127.0.0.2"), server.local_endpoint().port()}, ec);
+        if (!ec) break;
+        if (attempt == 20) throw boost::system::system_error(ec);
+    }
     const auto port = server.local_endpoint().port();
-    // 127.0.0.2:P never answers a SYN: its accept queue is full and nobody accepts.
-    tcp::acceptor full(io);
-    full.open(tcp::v4());
-    full.bind({ip("127.0.0.2"), port});
     full.listen(0);
     tcp::socket filler(io);
     filler.connect(full.local_endpoint());

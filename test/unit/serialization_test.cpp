@@ -193,11 +193,13 @@ BOOST_AUTO_TEST_CASE(printable_text_judges_every_octet_at_every_position) {
                 s[at] = static_cast<char>(b);
                 const bool expected = b >= 0x20 && b < 0x7f;  // alone, 0x80-0xFF is no UTF-8
                 BOOST_TEST_REQUIRE(is_printable_text(s) == expected, "octet " << b << " at " << at << " of " << len);
+                BOOST_TEST_REQUIRE(smtpcheck::core::is_printable_ascii(s) == expected);  // the fast path alone
                 BOOST_TEST_REQUIRE((printable_text(s) == s) == expected);
             }
     // The edges of the range beside each other, and a multi-octet character after a full word.
     BOOST_TEST(is_printable_text(std::string(8, ' ') + std::string(8, '~')));
     BOOST_TEST(is_printable_text("12345678\xc3\xa9"));
+    BOOST_TEST(!smtpcheck::core::is_printable_ascii("12345678\xc3\xa9"));  // not ASCII: the full check decides
     BOOST_TEST(!is_printable_text("12345678\x7f"));
 }
 

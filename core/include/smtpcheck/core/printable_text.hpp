@@ -11,6 +11,9 @@ namespace smtpcheck::core {
 /// DEL, C1) becomes U+FFFD.
 std::string printable_text(std::string_view text);
 
+/// Octets 0x20-0x7E only: the fast path of both functions above, checked eight at a time.
+bool is_printable_ascii(std::string_view text);
+
 /// Whether printable_text would leave `text` as it is.
 bool is_printable_text(std::string_view text);
 
