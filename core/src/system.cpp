@@ -2,7 +2,6 @@
 
 #include <openssl/rand.h>
 
-#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -16,10 +15,9 @@ std::string random_bytes(std::size_t n) {
 }
 
 std::optional<std::string> read_file(const std::string& path) {
-    // A directory opens as a stream on Linux and then reads as empty: `--config /etc` ran on
-    // the built-in defaults without a word.
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) return std::nullopt;
+    // Read with istream::read, whose failures set badbit: `ss << in.rdbuf()` hid them, so a
+    // directory (it opens as a stream on Linux) read as empty and `--config /tmp` ran on the
+    // built-in defaults without a word.
     std::ifstream in(path, std::ios::binary);
     if (!in) return std::nullopt;
     std::string out;

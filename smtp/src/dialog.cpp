@@ -1,4 +1,5 @@
 #include "smtpcheck/smtp/dialog.hpp"
+#include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/core/base64.hpp"
 
 #include <openssl/evp.h>
@@ -33,10 +34,7 @@ bool is_ascii(std::string_view s) {
 
 // Checked where a command is written, whatever validated its parts before: a CR, LF or NUL in
 // an EHLO name, a mailbox or a user name would end the command and start one of the caller's.
-// (A plain scan: find_first_of calls char_traits::find on the set once per character.)
-bool safe_on_wire(std::string_view line) {
-    return std::none_of(line.begin(), line.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-}
+bool safe_on_wire(std::string_view line) { return !core::has_line_break_or_nul(line); }
 }  // namespace
 
 dialog::dialog(dialog_settings settings) : s_(std::move(settings)) {}

@@ -15,9 +15,6 @@ namespace {
 
 namespace urls = boost::urls;
 
-bool has_line_break_or_nul(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-}
 
 
 // A URI typed with a non-ASCII host name (smtp://smtp.bücher.de) is an IRI: its non-ASCII
@@ -190,8 +187,7 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
                 return invalid("the AUTH mechanism must be PLAIN, LOGIN, CRAM-MD5 or XOAUTH2");
         }
         if (u.has_password()) out.password = u.password();
-        auto bad = [](std::string_view s) { return has_line_break_or_nul(s); };
-        if (bad(*out.user) || (out.password && bad(*out.password)))
+        if (core::has_line_break_or_nul(*out.user) || (out.password && core::has_line_break_or_nul(*out.password)))
             return invalid("the user name or password in SmtpUri contains CR, LF or NUL");
     }
 
@@ -244,7 +240,7 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
 
 std::variant<std::string, invalid_input> parse_mailbox(std::string_view text) {
     if (text.empty()) return invalid("From is empty");
-    if (has_line_break_or_nul(text))
+    if (core::has_line_break_or_nul(text))
         return invalid("From contains CR, LF or NUL");
     if (text.size() > 254) return invalid("From is longer than 254 characters");
     auto at = text.rfind('@');

@@ -31,6 +31,13 @@ inline bool iequals_ascii(std::string_view a, std::string_view b) {
            std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower_ascii(x) == lower_ascii(y); });
 }
 
+/// Whether `s` holds a CR, LF or NUL: what would end a protocol line (an SMTP command, a
+/// header) and start one of the sender's. A plain scan: find_first_of calls char_traits::find
+/// on the set once per character.
+constexpr bool has_line_break_or_nul(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+}
+
 /// Without the `blanks` at either end (by default spaces and tabs, HTTP's OWS).
 constexpr std::string_view trim(std::string_view s, std::string_view blanks = " \t") {
     while (!s.empty() && blanks.find(s.front()) != std::string_view::npos) s.remove_prefix(1);
