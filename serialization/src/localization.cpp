@@ -25,16 +25,12 @@ namespace {
 
 using core::trim;
 
-constexpr std::array<std::string_view, 7> languages{"en", "nb", "sv", "da", "de", "nl", "fr"};
-
-
-
 // A tag to one of the seven: region subtags fall back, Norwegian is bokmål.
 std::string supported(std::string_view tag) {
     auto t = core::lower_ascii(trim(tag));
     auto base = t.substr(0, t.find_first_of("-_"));
     if (base == "no" || base == "nn" || base == "nb") return "nb";
-    for (auto l : languages)
+    for (auto l : supported_languages)
         if (base == l) return std::string(l);
     return {};
 }
@@ -84,11 +80,13 @@ language_choice choose_language(std::string_view so_language, std::string_view a
 }
 
 catalogs::catalogs() {
-    const std::pair<std::string_view, std::string_view> files[] = {
-        {"en", embedded::catalog_en()}, {"nb", embedded::catalog_nb()}, {"sv", embedded::catalog_sv()},
-        {"da", embedded::catalog_da()}, {"de", embedded::catalog_de()}, {"nl", embedded::catalog_nl()},
-        {"fr", embedded::catalog_fr()}};
-    for (const auto& [lang, text] : files) {
+    // In supported_languages' order.
+    const std::string_view files[] = {embedded::catalog_en(), embedded::catalog_nb(), embedded::catalog_sv(),
+                                      embedded::catalog_da(), embedded::catalog_de(), embedded::catalog_nl(),
+                                      embedded::catalog_fr()};
+    static_assert(std::size(files) == supported_languages.size());
+    for (std::size_t i = 0; i < supported_languages.size(); ++i) {
+        const std::string_view lang = supported_languages[i], text = files[i];
         boost::property_tree::ptree tree;
         std::istringstream in{std::string(text)};
         boost::property_tree::read_ini(in, tree);

@@ -1,12 +1,11 @@
 // smtpcheck probe: the SMTP test from a terminal, under the same configuration (SPEC 6).
 #include "commands.hpp"
-#include "smtpcheck/server/report_text.hpp"
+#include "smtpcheck/serialization/report.hpp"
 #include "smtpcheck/server/smtp_settings.hpp"
 #include "smtpcheck/smtp/engine.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <charconv>
 #include <cstdio>
@@ -17,21 +16,9 @@ namespace {
 
 using smtp::outcome_code;
 
-constexpr outcome_code all_codes[] = {
-    outcome_code::uri_invalid,        outcome_code::from_invalid,       outcome_code::no_stored_password,
-    outcome_code::destination_blocked, outcome_code::dns_failed,        outcome_code::connect_failed,
-    outcome_code::timeout,            outcome_code::greeting_rejected,  outcome_code::tls_unavailable,
-    outcome_code::tls_failed,         outcome_code::tls_cert_invalid,   outcome_code::auth_unavailable,
-    outcome_code::auth_insecure,      outcome_code::auth_failed,        outcome_code::sender_rejected,
-    outcome_code::recipient_rejected, outcome_code::message_rejected,   outcome_code::protocol_error,
-    outcome_code::connection_lost,
-};
-
-/// 0 on success; 10 + the code's place in SPEC 3.7's table otherwise.
+/// 0 on success; 10 + the code's place in SPEC 3.7's table otherwise (the enum's order).
 int exit_status(outcome_code code) {
-    for (std::size_t i = 0; i < std::size(all_codes); ++i)
-        if (all_codes[i] == code) return 10 + static_cast<int>(i);
-    return 0;
+    return code == outcome_code::none ? 0 : 9 + static_cast<int>(code);
 }
 
 std::string help_text() {
@@ -57,53 +44,13 @@ options:
 
 exit status: 0 success, 1 bad configuration, 2 bad arguments, otherwise by outcome:
 )";
-    for (auto code : all_codes) {
+    for (int c = static_cast<int>(outcome_code::uri_invalid); c <= static_cast<int>(smtp::last_outcome_code); ++c) {
+        const auto code = static_cast<outcome_code>(c);
         char line[80];
         std::snprintf(line, sizeof line, "  %2d  %s\n", exit_status(code), std::string(smtp::resource_name(code)).c_str());
         s += line;
     }
     return s;
-}
-
-void print_readable(const smtp::test_report& r, bool transcript, const std::optional<std::string>& message) {
-    auto& out = std::cout;
-    if (r.success) {
-        out << "OK      the server accepted the test message" << "\n";
-    } else {
-        out << "FAILED  " << smtp::resource_name(r.code) << " in phase "
-            << smtp::phase_name(r.failed_phase.value_or(smtp::phase::validate)) << "\n";
-        out << "        " << message.value_or("") << "\n";
-    }
-    if (!r.host.empty()) out << "server  " << r.host << ":" << r.port << (r.address ? " (" + *r.address + ")" : "") << "\n";
-    for (const auto& t : r.tried) out << "tried   " << t.address << ": " << t.outcome << "\n";
-    if (r.greeting) out << "greets  " << *r.greeting << "\n";
-    for (const auto& e : r.extensions) out << "offers  " << e << "\n";
-    if (r.tls) {
-        out << "tls     " << r.tls->mode << ", " << r.tls->version << " " << r.tls->cipher << ", "
-            << (r.tls->verified ? "verified" : "NOT verified") << (r.tls->verify_error ? ": " + *r.tls->verify_error : "")
-            << "\n";
-        if (r.tls->certificate) {
-            const auto& c = *r.tls->certificate;
-            out << "cert    " << c.subject << ", issued by " << c.issuer << ", valid until " << c.not_after << "\n";
-        }
-    }
-    if (r.auth_mechanism) out << "auth    " << *r.auth_mechanism << (r.auth_succeeded ? " accepted" : " refused") << "\n";
-    out << "timing ";
-    for (const auto& t : r.timings) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, " %s %.1f ms", std::string(smtp::phase_name(t.which)).c_str(), t.ms);
-        out << buf;
-    }
-    char total[48];
-    std::snprintf(total, sizeof total, "; total %.1f ms", r.total_ms);
-    out << total << "\n";
-    if (transcript) {
-        for (const auto& l : r.transcript) {
-            char ms[24];
-            std::snprintf(ms, sizeof ms, "%8.1f ms ", l.ms);
-            out << ms << l.dir << ": " << l.line << "\n";
-        }
-    }
 }
 
 }  // namespace
@@ -185,13 +132,13 @@ int run_probe(std::span<char*> args) {
 
     const serialization::catalogs texts;
     const serialization::language_choice english{"en", false, "en"};
-    auto message = server::report_message(report, english, texts, deadline);
-    if (json) {
-        auto doc = smtp::report_to_json(report, message, server::report_hint(report, english, texts));
-        std::cout << boost::json::serialize(doc) << "\n";
-    } else {
-        print_readable(report, transcript, message);
-    }
+    auto message = serialization::report_message(report, english, texts, deadline);
+    if (json)
+        std::cout << serialization::write_json(
+                         serialization::report_document(report, message, serialization::report_hint(report, english, texts)))
+                  << "\n";
+    else
+        std::cout << serialization::report_text(report, message, transcript);
     return exit_status(report.code);
 }
 

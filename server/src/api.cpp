@@ -5,7 +5,7 @@
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/serialization/document.hpp"
 #include "smtpcheck/serialization/localization.hpp"
-#include "smtpcheck/server/report_text.hpp"
+#include "smtpcheck/serialization/report.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
 #include "smtpcheck/server/error_document.hpp"
 #include "smtpcheck/server/smtp_settings.hpp"
@@ -192,17 +192,6 @@ asio::awaitable<std::optional<response>> check_test_request(guard g, request_con
     co_return std::nullopt;
 }
 
-serialization::document result_document(const smtp::test_report& report, const std::optional<std::string>& message,
-                                        json::storage_ptr storage = {}) {
-    json::object body(4, storage);
-    body.emplace("Success", report.success);
-    body.emplace("ErrorMessage", message ? json::value(*message, storage) : json::value(nullptr));
-    body.emplace("TableRight", nullptr);
-    body.emplace("FieldProperties", json::object(storage));
-    return {"SmtpTestResult", std::move(body)};
-}
-
-
 // run_smtp_test is split like smtp::run_test: GCC 12 keeps every local and temporary of a
 // coroutine in its frame for the whole test, so what happens before and after the test
 // (decoding, limits, refusals, the answer) is in plain functions.
@@ -259,14 +248,13 @@ response answer_test(test_endpoint& ep, const request_context& ctx, const test_t
         ep.log->warn("slow SMTP test id={} host={}:{} total={}ms {}", ctx.request_id, report.host, report.port,
                      static_cast<int>(report.total_ms), timings);
     }
-    auto message = report_message(report, t.lang, ep.texts, ep.settings.deadline);
+    auto message = serialization::report_message(report, t.lang, ep.texts, ep.settings.deadline);
     // The document lives until it is written: its nodes go into a stack arena, not the heap.
     unsigned char arena_buffer[1024];
     json::monotonic_resource arena(arena_buffer, sizeof arena_buffer);
     serialization::document doc =
-        diagnose ? serialization::document{"SmtpTestReport",
-                                           smtp::report_to_json(report, message, report_hint(report, t.lang, ep.texts))}
-                 : result_document(report, message, &arena);
+        diagnose ? serialization::report_document(report, message, serialization::report_hint(report, t.lang, ep.texts))
+                 : serialization::test_result_document(report, message, &arena);
     if (t.select) serialization::apply_select(doc.body, *t.select);
     return response{http::status::ok, serialization::content_type_of(t.media), serialization::write(doc, t.media), {},
                     false};
@@ -293,20 +281,8 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
 }
 
 asio::awaitable<response> describe_test_smtp_server(serialization::media_type media) {
-    static const json::object description{
-        {"Name", "TestSmtpServer"},
-        {"Agent", "CustomerService"},
-        {"Method", "POST"},
-        {"Parameters", json::array{json::object{{"Name", "SmtpUri"}, {"Type", "string"}},
-                                   json::object{{"Name", "From"}, {"Type", "string"}},
-                                   json::object{{"Name", "UseStoredPassword"}, {"Type", "bool"}}}},
-        {"ReturnType", "SmtpTestResult"},
-        {"ReturnProperties", json::array{json::object{{"Name", "Success"}, {"Type", "bool"}},
-                                         json::object{{"Name", "ErrorMessage"}, {"Type", "string"}},
-                                         json::object{{"Name", "TableRight"}, {"Type", "TableRight"}},
-                                         json::object{{"Name", "FieldProperties"}, {"Type", "FieldPropertyDictionary"}}}}};
     co_return response{http::status::ok, serialization::content_type_of(media),
-                       serialization::write({"MethodDescription", description}, media), {}, false};
+                       serialization::write(serialization::test_smtp_server_description(), media), {}, false};
 }
 
 std::string cookie_attributes(bool tls, long max_age, bool http_only) {

@@ -2,6 +2,7 @@
 
 #include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/core/system.hpp"
+#include "smtpcheck/serialization/localization.hpp"
 
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
@@ -217,7 +218,6 @@ constexpr std::pair<std::string_view, log_settings::level> level_names[] = {
     {"warn", log_settings::level::warn},   {"error", log_settings::level::error}};
 constexpr std::pair<std::string_view, log_settings::format> format_names[] = {{"text", log_settings::format::text},
                                                                               {"json", log_settings::format::json}};
-constexpr std::string_view languages[] = {"en", "nb", "sv", "da", "de", "nl", "fr"};
 
 const binding bindings[] = {
     {"server", "listen", false,
@@ -257,7 +257,8 @@ const binding bindings[] = {
     {"api", "slow_threshold_ms", false, [](config& c, const value_ref& v) { c.api.slow_threshold = as_ms(v); }},
     {"api", "default_language", false,
      [](config& c, const value_ref& v) {
-         if (std::find(std::begin(languages), std::end(languages), v.text) == std::end(languages))
+         const auto& languages = serialization::supported_languages;
+         if (std::find(languages.begin(), languages.end(), v.text) == languages.end())
              v.fail("one of en, nb, sv, da, de, nl, fr");
          c.api.default_language = v.text;
      }},

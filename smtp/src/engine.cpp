@@ -16,12 +16,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/json/array.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <variant>
@@ -676,73 +674,6 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
     conclude(report, d, transport, *conn, uri, ctx, cancelled());
     report.total_ms = ctx.elapsed_ms();
     co_return std::move(report);  // `release` closes: after QUIT, close()'s FIN is all the server needs
-}
-
-boost::json::object report_to_json(const test_report& r, const std::optional<std::string>& message,
-                                   const std::optional<std::string>& hint) {
-    namespace json = boost::json;
-    json::object o;
-    o["Success"] = r.success;
-    o["ErrorCode"] = r.success ? json::value(nullptr) : json::value(resource_name(r.code));
-    o["ErrorMessage"] = message ? json::value(*message) : json::value(nullptr);
-    o["Phase"] = r.failed_phase && !r.success ? json::value(phase_name(*r.failed_phase)) : json::value(nullptr);
-    if (r.last_reply) {
-        json::object rep;
-        rep["Code"] = r.last_reply->code;
-        rep["EnhancedCode"] = r.last_reply->enhanced.empty() ? json::value(nullptr) : json::value(r.last_reply->enhanced);
-        rep["Text"] = r.last_reply->text();
-        o["Reply"] = std::move(rep);
-    } else {
-        o["Reply"] = nullptr;
-    }
-    o["Hint"] = hint ? json::value(*hint) : json::value(nullptr);
-    json::object server;
-    server["Host"] = r.host;
-    server["Port"] = r.port;
-    server["Address"] = r.address ? json::value(*r.address) : json::value(nullptr);
-    json::array tried;
-    for (const auto& t : r.tried) tried.push_back(json::object{{"Address", t.address}, {"Outcome", t.outcome}});
-    server["Tried"] = std::move(tried);
-    server["Dns"] = r.dns_cached ? json::value(json::object{{"Cached", *r.dns_cached}}) : json::value(nullptr);
-    server["Greeting"] = r.greeting ? json::value(*r.greeting) : json::value(nullptr);
-    json::array ext;
-    for (const auto& e : r.extensions) ext.push_back(json::value(e));
-    server["Extensions"] = std::move(ext);
-    o["Server"] = std::move(server);
-    if (r.tls) {
-        json::object t;
-        t["Mode"] = r.tls->mode;
-        t["Version"] = r.tls->version.empty() ? json::value(nullptr) : json::value(r.tls->version);
-        t["Cipher"] = r.tls->cipher.empty() ? json::value(nullptr) : json::value(r.tls->cipher);
-        t["Verified"] = r.tls->verified;
-        t["VerifyError"] = r.tls->verify_error ? json::value(*r.tls->verify_error) : json::value(nullptr);
-        if (r.tls->certificate) {
-            const auto& c = *r.tls->certificate;
-            json::array sans;
-            for (const auto& n : c.subject_alt_names) sans.push_back(json::value(n));
-            t["Certificate"] = json::object{{"Subject", c.subject},
-                                            {"Issuer", c.issuer},
-                                            {"SubjectAltNames", std::move(sans)},
-                                            {"NotAfter", c.not_after}};
-        } else {
-            t["Certificate"] = nullptr;
-        }
-        o["Tls"] = std::move(t);
-    } else {
-        o["Tls"] = nullptr;
-    }
-    o["Auth"] = r.auth_mechanism ? json::value(json::object{{"Mechanism", *r.auth_mechanism}, {"Succeeded", r.auth_succeeded}})
-                                 : json::value(nullptr);
-    json::array timings;
-    for (const auto& t : r.timings)
-        timings.push_back(json::object{{"Phase", phase_name(t.which)}, {"Ms", std::round(t.ms * 10) / 10}});
-    o["Timings"] = std::move(timings);
-    o["TotalMs"] = std::round(r.total_ms * 10) / 10;
-    json::array transcript;
-    for (const auto& l : r.transcript)
-        transcript.push_back(json::object{{"Ms", std::round(l.ms * 10) / 10}, {"Dir", std::string(1, l.dir)}, {"Line", l.line}});
-    o["Transcript"] = std::move(transcript);
-    return o;
 }
 
 }  // namespace smtpcheck::smtp

@@ -382,24 +382,4 @@ BOOST_AUTO_TEST_CASE(a_cancelled_test_ends_at_once) {
     BOOST_TEST(report->detail == "cancelled by the caller");
 }
 
-BOOST_AUTO_TEST_CASE(the_report_json_has_the_spec_shape) {
-    test_report r;
-    r.code = outcome_code::auth_failed;
-    r.failed_phase = phase::auth;
-    r.host = "smtp.example.com";
-    r.port = 587;
-    r.last_reply = reply{535, "5.7.8", {"Authentication credentials invalid"}};
-    auto o = report_to_json(r, std::string("words"), std::nullopt);
-    std::vector<std::string> keys;
-    for (const auto& kv : o) keys.emplace_back(kv.key());
-    BOOST_TEST((keys == std::vector<std::string>{"Success", "ErrorCode", "ErrorMessage", "Phase", "Reply", "Hint",
-                                                  "Server", "Tls", "Auth", "Timings", "TotalMs", "Transcript"}));
-    BOOST_TEST(o["ErrorCode"].as_string() == "SR_SMTP_AUTH_FAILED");
-    BOOST_TEST(o["Reply"].as_object()["EnhancedCode"].as_string() == "5.7.8");
-    BOOST_TEST(o["Tls"].is_null());
-    test_report ok;
-    ok.success = true;
-    BOOST_TEST(report_to_json(ok, std::nullopt, std::nullopt)["ErrorMessage"].is_null());
-}
-
 BOOST_AUTO_TEST_SUITE_END()

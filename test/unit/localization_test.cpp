@@ -1,5 +1,5 @@
 #include "smtpcheck/serialization/localization.hpp"
-#include "smtpcheck/smtp/outcome.hpp"
+#include "smtpcheck/smtp/report.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -36,10 +36,16 @@ BOOST_AUTO_TEST_CASE(every_catalog_words_every_outcome_error_and_the_message) {
     using smtpcheck::smtp::outcome_code;
     catalogs texts;
     std::vector<std::string> codes;
-    for (int c = static_cast<int>(outcome_code::uri_invalid); c <= static_cast<int>(outcome_code::connection_lost); ++c)
+    // Every code of the enum: it ends at last_outcome_code (past it there is no name).
+    const int last = static_cast<int>(smtpcheck::smtp::last_outcome_code);
+    for (int c = static_cast<int>(outcome_code::uri_invalid); c <= last; ++c) {
         codes.emplace_back(smtpcheck::smtp::resource_name(static_cast<outcome_code>(c)));
-    BOOST_TEST(codes.size() == 19u);
-    for (const char* lang : {"en", "nb", "sv", "da", "de", "nl", "fr"}) {
+        BOOST_TEST(codes.back().starts_with("SR_SMTP_"), c);
+    }
+    BOOST_TEST(smtpcheck::smtp::resource_name(static_cast<outcome_code>(last + 1)).empty());
+    BOOST_TEST(codes.size() == 19u);  // SPEC 3.7's table
+    BOOST_TEST(texts.languages().size() == supported_languages.size());
+    for (auto lang : texts.languages()) {
         for (const auto& code : codes) {
             auto text = texts.text(lang, "messages", code);
             BOOST_TEST(text != code, lang << " " << code);

@@ -1,5 +1,6 @@
 #include "smtpcheck/serialization/document.hpp"
 #include "smtpcheck/core/printable_text.hpp"
+#include "smtpcheck/serialization/report.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
 
 #include <boost/json/parse.hpp>
@@ -25,10 +26,11 @@ decode_error refused(std::string_view type, std::string_view body) {
     BOOST_FAIL(std::string(body) + " was accepted");
     return {};
 }
+// The server's own SmtpTestResult mapping, so that a change in it shows here.
 document result(bool success, const char* message) {
-    return {"SmtpTestResult",
-            json::object{{"Success", success}, {"ErrorMessage", message ? json::value(message) : json::value(nullptr)},
-                         {"TableRight", nullptr}, {"FieldProperties", json::object{}}}};
+    smtpcheck::smtp::test_report r;
+    r.success = success;
+    return test_result_document(r, message ? std::optional<std::string>(message) : std::nullopt);
 }
 }  // namespace
 

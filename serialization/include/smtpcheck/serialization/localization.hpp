@@ -2,6 +2,7 @@
 // config/catalog/, compiled in.
 #pragma once
 
+#include <array>
 #include <initializer_list>
 #include <map>
 #include <string>
@@ -9,6 +10,9 @@
 #include <vector>
 
 namespace smtpcheck::serialization {
+
+/// The languages with a catalog (config/catalog/<language>.ini), English first.
+inline constexpr std::array<std::string_view, 7> supported_languages{"en", "nb", "sv", "da", "de", "nl", "fr"};
 
 struct language_choice {
     std::string language;  ///< en, nb, sv, da, de, nl or fr

@@ -3,7 +3,7 @@
 // on the request path: a few relaxed atomic increments per request.
 #pragma once
 
-#include "smtpcheck/smtp/outcome.hpp"
+#include "smtpcheck/smtp/report.hpp"
 
 #include <array>
 #include <atomic>
@@ -41,7 +41,7 @@ private:
     };
     std::vector<std::string> routes_;
     std::unique_ptr<route_stats[]> stats_;  ///< routes_.size() + 1 (the last: no route)
-    std::array<std::atomic<std::uint64_t>, 20> tests_{};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(smtp::last_outcome_code) + 1> tests_{};
 };
 
 }  // namespace smtpcheck::server

@@ -3,7 +3,7 @@
 // I/O over any transport, and tests drive it with scripted replies.
 #pragma once
 
-#include "smtpcheck/smtp/outcome.hpp"
+#include "smtpcheck/smtp/report.hpp"
 #include "smtpcheck/smtp/reply.hpp"
 #include "smtpcheck/smtp/smtp_uri.hpp"
 

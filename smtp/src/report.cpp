@@ -1,4 +1,4 @@
-#include "smtpcheck/smtp/outcome.hpp"
+#include "smtpcheck/smtp/report.hpp"
 
 namespace smtpcheck::smtp {
 
