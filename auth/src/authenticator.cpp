@@ -44,8 +44,6 @@ std::optional<std::string_view> cookie(std::string_view header, std::string_view
     return std::nullopt;
 }
 
-constexpr std::string_view overflow_key = "(addresses beyond the tracked limit)";
-
 // The key an address is limited by: IPv4 as it is, IPv6 by its /64, the smallest network a
 // client is usually given (keying each /128 gave one client endless fresh limits).
 std::string limit_key(std::string_view peer) {
@@ -127,7 +125,10 @@ auto async_join(std::mutex& mutex, std::shared_ptr<authenticator::in_progress> p
 }  // namespace
 
 authenticator::authenticator(settings s)
-    : s_(std::move(s)), cache_key_(core::random_bytes(32)), secret_mac_(s_.secret), decoy_(hash_password(core::base64_encode(core::random_bytes(12)))), pool_(2) {}
+    : s_(std::move(s)), cache_key_(core::random_bytes(32)), secret_mac_(s_.secret),
+      decoy_(hash_password(core::base64_encode(core::random_bytes(12)))),
+      pool_(2),
+      failures_(s_.failed_logins_per_minute, max_tracked_addresses) {}
 
 authenticator::~authenticator() {
     pool_.stop();
@@ -142,73 +143,35 @@ std::vector<std::string> authenticator::challenges() const {
     return out;
 }
 
-verdict authenticator::limited(std::string_view peer) {
-    std::lock_guard lock(mutex_);
-    if (failures_.empty()) return allow({}, {});
-    auto it = failures_.find(limit_key(peer));
-    if (it == failures_.end() && failures_.size() >= max_tracked_addresses) it = failures_.find(std::string(overflow_key));
-    if (it == failures_.end()) return allow({}, {});
-    auto now = steady::now();
-    if (now - it->second.start >= std::chrono::minutes(1)) {
-        failures_.erase(it);
-        return allow({}, {});
-    }
-    if (it->second.failures < s_.failed_logins_per_minute) return allow({}, {});
+namespace {
+verdict too_many(std::string_view peer, std::chrono::seconds wait) {
     auto v = deny(verdict::kind::too_many_requests, "too many failed attempts from " + std::string(peer));
-    v.retry_after = std::chrono::duration_cast<std::chrono::seconds>(it->second.start + std::chrono::minutes(1) - now) +
-                    std::chrono::seconds(1);
+    v.retry_after = wait;
     return v;
 }
+}  // namespace
 
-void authenticator::failed(std::string_view peer) {
-    std::lock_guard lock(mutex_);
-    count_failure(peer);
+verdict authenticator::limited(std::string_view peer) {
+    if (failures_.empty()) return allow({}, {});  // no address to work out
+    if (auto wait = failures_.over_limit(limit_key(peer))) return too_many(peer, *wait);
+    return allow({}, {});
 }
 
-void authenticator::count_failure(std::string_view peer) {
-    auto now = steady::now();
-    auto key = limit_key(peer);
-    if (failures_.size() >= max_tracked_addresses && !failures_.contains(key)) {
-        std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.start >= std::chrono::minutes(1); });
-        // Still full: new addresses share one window rather than wiping everybody's counts
-        // (clearing the map gave every address a fresh limit during a flood).
-        if (failures_.size() >= max_tracked_addresses) key = std::string(overflow_key);
-    }
-    auto& w = failures_[key];
-    if (w.failures == 0 || now - w.start >= std::chrono::minutes(1)) w = {now, 0};
-    ++w.failures;
-}
+void authenticator::failed(std::string_view peer) { failures_.add(limit_key(peer)); }
 
 // A password check counts as a failure from the moment it starts and is given back when it
 // succeeds: 300 concurrent wrong passwords from one address got 300 verdicts of 401 when only
 // finished failures counted (issue 11). The address's window then bounds its verifications
 // in progress too.
 std::optional<verdict> authenticator::begin_attempt(std::string_view peer) {
-    std::lock_guard lock(mutex_);
-    auto now = steady::now();
-    auto it = failures_.find(limit_key(peer));
-    if (it == failures_.end() && failures_.size() >= max_tracked_addresses) it = failures_.find(std::string(overflow_key));
-    if (it != failures_.end()) {
-        if (now - it->second.start >= std::chrono::minutes(1)) {
-            failures_.erase(it);
-        } else if (it->second.failures >= s_.failed_logins_per_minute) {
-            auto v = deny(verdict::kind::too_many_requests, "too many failed attempts from " + std::string(peer));
-            v.retry_after = std::chrono::duration_cast<std::chrono::seconds>(it->second.start + std::chrono::minutes(1) - now) +
-                            std::chrono::seconds(1);
-            return v;
-        }
-    }
-    count_failure(peer);
+    if (auto wait = failures_.take(limit_key(peer))) return too_many(peer, *wait);
     return std::nullopt;
 }
 
+// A window left at no failures is dropped, so that the limiter costs nothing more on the
+// requests that follow a good login (each looked its address up again).
 void authenticator::end_attempt(std::string_view peer, bool succeeded) {
-    std::lock_guard lock(mutex_);
-    if (!succeeded) return;
-    // A window left at no failures is dropped, so that the limiter costs nothing more on the
-    // requests that follow a good login (each looked its address up again).
-    if (auto it = failures_.find(limit_key(peer)); it != failures_.end() && it->second.failures > 0)
-        if (--it->second.failures == 0) failures_.erase(it);
+    if (succeeded) failures_.give_back(limit_key(peer));
 }
 
 asio::awaitable<authenticator::password_check> authenticator::password_ok(const std::string& user,

@@ -1,4 +1,5 @@
 #include "smtpcheck/core/ascii.hpp"
+#include "smtpcheck/core/rate_limiter.hpp"
 #include "smtpcheck/core/system.hpp"
 #include "smtpcheck/server/api.hpp"
 
@@ -23,8 +24,6 @@
 #include <atomic>
 #include <map>
 #include <variant>
-#include <mutex>
-#include <unordered_map>
 
 namespace smtpcheck::server {
 namespace {
@@ -95,18 +94,13 @@ struct test_endpoint {
     std::map<std::string, std::shared_ptr<const smtp::test_settings>, std::less<>> by_language, diagnose_by_language;
     std::size_t max_concurrent = 10000;
     std::size_t max_document = 65536;  ///< server.body_limit: what a JSON patch may build
-    unsigned per_user_per_minute = 0;
     std::chrono::milliseconds slow_threshold{5000};
     std::shared_ptr<spdlog::logger> log;
     std::string default_language = "en";
     serialization::catalogs texts;
     std::shared_ptr<metrics> counters;  ///< tests in flight (the limit) and tests by outcome
-    std::mutex mutex;
-    struct window {
-        std::chrono::steady_clock::time_point start;
-        unsigned count = 0;
-    };
-    std::unordered_map<std::string, window> per_user;
+    /// Tests per user per minute; null: no limit (api.tests_per_minute_per_user = 0).
+    std::unique_ptr<core::rate_limiter> per_user;
 
     void make_message_settings() {
         for (const auto& language : texts.languages()) {
@@ -128,17 +122,7 @@ struct test_endpoint {
 
     // Counts a test for the principal; the seconds to wait when over the limit.
     std::optional<std::chrono::seconds> over_user_limit(const std::string& principal) {
-        if (per_user_per_minute == 0) return std::nullopt;
-        std::lock_guard lock(mutex);
-        auto now = std::chrono::steady_clock::now();
-        if (per_user.size() > 100000) per_user.clear();
-        auto& w = per_user[principal];
-        if (w.count == 0 || now - w.start >= std::chrono::minutes(1)) w = {now, 0};
-        if (w.count >= per_user_per_minute)
-            return std::chrono::duration_cast<std::chrono::seconds>(w.start + std::chrono::minutes(1) - now) +
-                   std::chrono::seconds(1);
-        ++w.count;
-        return std::nullopt;
+        return per_user ? per_user->take(principal) : std::nullopt;
     }
 };
 
@@ -395,7 +379,8 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
     ep->make_message_settings();
     ep->max_concurrent = cfg.api.max_concurrent_tests;
     ep->max_document = cfg.server.body_limit;
-    ep->per_user_per_minute = cfg.api.tests_per_minute_per_user;
+    if (cfg.api.tests_per_minute_per_user > 0)
+        ep->per_user = std::make_unique<core::rate_limiter>(cfg.api.tests_per_minute_per_user);
     ep->slow_threshold = cfg.api.slow_threshold;
     ep->log = log;
     ep->default_language = cfg.api.default_language;

@@ -4,6 +4,7 @@
 
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/jwt.hpp"
+#include "smtpcheck/core/rate_limiter.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -98,7 +99,6 @@ private:
                                                std::chrono::steady_clock::time_point* valid_until);
     verdict limited(std::string_view peer);
     void failed(std::string_view peer);
-    void count_failure(std::string_view peer);  ///< with mutex_ held
     std::optional<verdict> begin_attempt(std::string_view peer);
     void end_attempt(std::string_view peer, bool succeeded);
 
@@ -118,11 +118,8 @@ private:
     // Verifications running now, by cache key: a burst of requests with the same credential
     // shares one PBKDF2 instead of running it once each.
     std::unordered_map<std::string, std::shared_ptr<in_progress>> running_;
-    struct window {
-        std::chrono::steady_clock::time_point start;
-        unsigned failures = 0;
-    };
-    std::unordered_map<std::string, window> failures_;
+    /// Failed attempts per client address (limit_key), those in progress included.
+    core::rate_limiter failures_;
 };
 
 }  // namespace smtpcheck::auth

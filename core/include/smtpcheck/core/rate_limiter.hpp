@@ -1,0 +1,62 @@
+// Events counted per key in fixed windows: the failed-login limit per client address (SPEC
+// 2.2) and the tests-per-user limit (SPEC 3.6) are the same counter.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace smtpcheck::core {
+
+/// At most `limit` events per key in a window that starts with the key's first event.
+/// Thread-safe. Memory is bounded: at most `max_keys` keys are tracked; a new key past that
+/// first drops expired windows, and if the table is still full it shares one overflow window
+/// with every other untracked key (so a flood of fresh keys neither grows the table nor wipes
+/// the counts of those already in it).
+class rate_limiter {
+public:
+    using clock = std::chrono::steady_clock;
+
+    explicit rate_limiter(unsigned limit, std::size_t max_keys = 100000,
+                          clock::duration window = std::chrono::minutes(1));
+
+    /// The wait (whole seconds, rounded up, at least 1) before `key` may count again, or
+    /// nothing when it is under the limit. Counts nothing.
+    std::optional<std::chrono::seconds> over_limit(std::string_view key, clock::time_point now = clock::now());
+    /// Counts one event for `key` unless it is at the limit; then the wait instead.
+    std::optional<std::chrono::seconds> take(std::string_view key, clock::time_point now = clock::now());
+    /// Counts one event whatever the limit.
+    void add(std::string_view key, clock::time_point now = clock::now());
+    /// Gives back one event that take() or add() counted for `key` (in the overflow window when
+    /// that is where it went); a window back at zero is dropped.
+    void give_back(std::string_view key);
+
+    /// No window open: callers may skip working out a key.
+    bool empty() const;
+    std::size_t tracked_keys() const;
+    unsigned limit() const { return limit_; }
+
+private:
+    struct window {
+        clock::time_point start;
+        unsigned count = 0;
+    };
+    using table = std::unordered_map<std::string, window>;
+    /// The window `key` counts in (the overflow one when untracked and full); end() if none.
+    table::iterator find(std::string_view key);
+    window& open(std::string_view key, clock::time_point now);
+    std::optional<std::chrono::seconds> wait(const window& w, clock::time_point now) const;
+    bool expired(const window& w, clock::time_point now) const { return now - w.start >= window_; }
+
+    const unsigned limit_;
+    const std::size_t max_keys_;
+    const clock::duration window_;
+    mutable std::mutex mutex_;
+    table windows_;
+};
+
+}  // namespace smtpcheck::core
