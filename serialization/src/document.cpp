@@ -1,5 +1,6 @@
 #include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/serialization/document.hpp"
+#include "weighted_list.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -79,29 +80,11 @@ media_type negotiate(std::string_view accept) {
         double q = 1;
     };
     std::vector<range> ranges;
-    while (!accept.empty()) {
-        auto comma = accept.find(',');
-        auto item = trim(accept.substr(0, comma));
-        accept.remove_prefix(comma == std::string_view::npos ? accept.size() : comma + 1);
-        auto semi = item.find(';');
-        auto mt = core::lower_ascii(trim(item.substr(0, semi)));
+    detail::for_each_weighted(accept, [&](std::string_view item, double q) {
+        auto mt = core::lower_ascii(item);
         auto slash = mt.find('/');
-        if (slash == std::string::npos) continue;
-        range r{mt.substr(0, slash), mt.substr(slash + 1), 1};
-        while (semi != std::string_view::npos) {
-            item.remove_prefix(semi + 1);
-            semi = item.find(';');
-            auto param = trim(item.substr(0, semi));
-            if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-                try {
-                    r.q = std::clamp(std::stod(std::string(param.substr(2))), 0.0, 1.0);
-                } catch (const std::exception&) {
-                    r.q = 0;
-                }
-            }
-        }
-        ranges.push_back(r);
-    }
+        if (slash != std::string::npos) ranges.push_back(range{mt.substr(0, slash), mt.substr(slash + 1), q});
+    });
     if (ranges.empty()) return media_type::json;  // no Accept (the usual API client)
     media_type best = media_type::json;
     double best_q = 0;

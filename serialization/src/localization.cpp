@@ -1,5 +1,6 @@
 #include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/serialization/localization.hpp"
+#include "weighted_list.hpp"
 
 #include <boost/property_tree/ini_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
@@ -49,28 +50,13 @@ language_choice choose_language(std::string_view so_language, std::string_view a
         if (c.language.empty()) c.language = "en";
     } else {
         double best = 0;
-        while (!accept_language.empty()) {
-            auto comma = accept_language.find(',');
-            auto item = trim(accept_language.substr(0, comma));
-            accept_language.remove_prefix(comma == std::string_view::npos ? accept_language.size() : comma + 1);
-            auto semi = item.find(';');
-            double q = 1;
-            if (semi != std::string_view::npos) {
-                auto param = trim(item.substr(semi + 1));
-                if (param.starts_with("q=")) {
-                    try {
-                        q = std::stod(std::string(param.substr(2)));
-                    } catch (const std::exception&) {
-                        q = 0;
-                    }
-                }
-            }
-            auto lang = supported(item.substr(0, semi));
+        detail::for_each_weighted(accept_language, [&](std::string_view item, double q) {
+            auto lang = supported(item);
             if (!lang.empty() && q > best) {
                 best = q;
-                c.language = lang;
+                c.language = std::move(lang);
             }
-        }
+        });
         if (c.language.empty()) c.language = supported(default_language);
         if (c.language.empty()) c.language = "en";
     }

@@ -17,6 +17,11 @@ BOOST_AUTO_TEST_CASE(language_comes_from_so_language_then_accept_language_then_t
     BOOST_TEST(choose_language("", "ja", "", "da").language == "da");
     BOOST_TEST(choose_language("", "", "", "fr").language == "fr");
     BOOST_TEST(choose_language("tlh", "de", "", "sv").language == "en");  // an unknown SO-Language is English
+    // q-values are read as for Accept: clamped to 1, Q= as q=, not a number is 0
+    BOOST_TEST(choose_language("", "nl;q=1, fr;q=2", "", "en").language == "nl");
+    BOOST_TEST(choose_language("", "de;Q=0.5, sv;q=0.9", "", "en").language == "sv");
+    BOOST_TEST(choose_language("", "de;q=inf, sv;q=0.9", "", "en").language == "sv");
+    BOOST_TEST(choose_language("", "de;level=1;q=0.2, sv;q=0.3", "", "en").language == "sv");
     BOOST_TEST(choose_language("*", "", "", "de").raw);
     BOOST_TEST(choose_language("x", "", "", "de").raw);
 }

@@ -243,6 +243,9 @@ BOOST_AUTO_TEST_CASE(negotiation_follows_q_values_and_specificity) {
     BOOST_TEST((negotiate("image/png") == media_type::json));
     BOOST_TEST((negotiate("application/merge-patch+json") == media_type::merge_patch));
     BOOST_TEST((negotiate("application/xml;q=0.5, text/xml;q=0.5") == media_type::xml));
+    BOOST_TEST((negotiate("application/xml;q=7, application/json;q=0.9") == media_type::xml));  // clamped to 1
+    BOOST_TEST((negotiate("application/xml;q=1e0, application/json;q=0.9") == media_type::json));  // not a qvalue: 0
+    BOOST_TEST((negotiate("application/xml;q=0.5abc, text/json;q=0.1") == media_type::text_json));
     BOOST_TEST(content_type_of(media_type::text_xml) == "text/xml; charset=utf-8");
 }
 
