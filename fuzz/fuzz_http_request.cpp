@@ -2,10 +2,11 @@
 // server/src/http_server.cpp configures it (header_limit and body_limit from [server], eager
 // off for the header and on for the body, a fresh parser per pipelined request), then what the
 // server and the API routes apply to a request and can be called from public headers: the
-// route match, content negotiation, language choice, SO-TimeZone, $select, the Content-Type
-// check, the body decoder, the authenticator's header check (SOTicket, Bearer, session cookie;
-// Basic off, its PBKDF2 is slow by design) and the error and result documents.
-// (smuggling_problem, allowed_origin and loggable_target are internal to http_server.cpp.)
+// header's one reading (read_header, with its framing checks), the route match, content
+// negotiation, language choice, SO-TimeZone, $select, the Content-Type check, the body decoder,
+// the authenticator's check (SOTicket, Bearer, session cookie; Basic off, its PBKDF2 is slow by
+// design) and the error and result documents.
+// (allowed_origin and loggable_target are internal to http_server.cpp.)
 #include "fuzz_keys.hpp"
 #include "smtpcheck/auth/authenticator.hpp"
 #include "smtpcheck/serialization/document.hpp"
@@ -91,12 +92,12 @@ asio::io_context& io() {
     return *c;
 }
 
-void check_authentication(const request_header& h) {
+void check_authentication(const smtpcheck::auth::credentials& sent) {
     bool done = false;
     asio::co_spawn(
         io(),
         [&]() -> asio::awaitable<void> {
-            auto v = co_await authenticator().check(h, "192.0.2.1");
+            auto v = co_await authenticator().check(sent, "192.0.2.1");
             if (v.what == smtpcheck::auth::verdict::kind::ok && v.principal.empty()) __builtin_trap();
             done = true;
         },
@@ -125,11 +126,19 @@ void inspect_header(const request_header& h, bool body_done, const std::string* 
     auto match = routes().match(h.method(), h.target());
     if (match.handler == nullptr && match.status == http::status::ok) __builtin_trap();
 
-    const auto media = ser::negotiate(h[http::field::accept]);
-    const auto lang = ser::choose_language(h["SO-Language"], h[http::field::accept_language], h["SO-Culture"],
-                                           defaults().api.default_language);
-    (void)ser::valid_time_zone(h["SO-TimeZone"]);
-    const std::string_view content_type = h[http::field::content_type];
+    const header_facts facts = read_header(h);
+    // What read_header finds is what a lookup by name finds (the first of a repeated field).
+    if (facts.accept != h[http::field::accept] || facts.so_language != h["SO-Language"] ||
+        facts.credentials.authorization != h[http::field::authorization] ||
+        facts.credentials.xsrf_token != h["X-XSRF-TOKEN"] || facts.content_type != h[http::field::content_type])
+        __builtin_trap();
+    request_context ctx;
+    ctx.header = &facts;
+    ctx.default_language = defaults().api.default_language;
+    const auto media = ctx.media();
+    const auto& lang = ctx.language();
+    (void)ser::valid_time_zone(facts.so_timezone);
+    const std::string_view content_type = facts.content_type;
     std::string detail;
     if (auto e = ser::check_content_type(content_type)) detail = e->message;
 
@@ -150,7 +159,7 @@ void inspect_header(const request_header& h, bool body_done, const std::string* 
         ser::apply_select(doc.body, *select);
         (void)ser::write(doc, media);
     }
-    check_authentication(h);
+    check_authentication(facts.credentials);
 }
 
 }  // namespace

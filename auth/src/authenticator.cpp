@@ -13,14 +13,12 @@
 #include <boost/asio/ip/network_v6.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/string.hpp>
 
 #include <mutex>
 
 namespace smtpcheck::auth {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -266,18 +264,17 @@ asio::awaitable<verdict> authenticator::check_basic(std::string_view credentials
     co_return deny(verdict::kind::unauthorized, "wrong user name or password for '" + user + "'", "basic");
 }
 
-asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, std::string peer,
-                                              remembered_credential* remembered) {
+asio::awaitable<verdict> authenticator::check(credentials sent, std::string peer, remembered_credential* remembered) {
     if (auto v = limited(peer); v.what != verdict::kind::ok) co_return v;
 
     if (s_.require_app_token) {
-        std::string_view token = h["SO-AppToken"];
+        const std::string_view token = sent.app_token;
         bool known = false;
         for (const auto& t : s_.app_tokens) known = constant_time_equal(t, token) || known;
         if (!known) co_return deny(verdict::kind::forbidden, token.empty() ? "no SO-AppToken" : "unknown SO-AppToken");
     }
 
-    std::string_view authorization = h[http::field::authorization];
+    const std::string_view authorization = sent.authorization;
     if (!authorization.empty()) {
         auto space = authorization.find(' ');
         std::string_view scheme = authorization.substr(0, space);
@@ -317,7 +314,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
     }
 
     if (!s_.session) co_return deny(verdict::kind::unauthorized, "no Authorization header");
-    std::string_view cookies = h[http::field::cookie];
+    const std::string_view cookies = sent.cookie;
     auto session_cookie = cookie(cookies, "smtpcheck_session");
     if (!session_cookie) co_return deny(verdict::kind::unauthorized, "no Authorization header and no session");
     auto sess = verify_session(secret_mac_, *session_cookie, std::chrono::system_clock::now());
@@ -326,7 +323,7 @@ asio::awaitable<verdict> authenticator::check(const http::request_header<>& h, s
         co_return deny(verdict::kind::unauthorized, "session cookie with a bad signature, expired, or unknown user",
                        "session");
     }
-    std::string_view header_token = h["X-XSRF-TOKEN"];
+    const std::string_view header_token = sent.xsrf_token;
     if (header_token.empty()) co_return deny(verdict::kind::unauthorized, "session without X-XSRF-TOKEN", "session");
     auto cookie_token = cookie(cookies, "XSRF-TOKEN");
     bool matches_cookie = cookie_token && constant_time_equal(*cookie_token, header_token);

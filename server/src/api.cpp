@@ -37,53 +37,47 @@ std::string slurp(const std::string& path, const char* key) {
     return std::move(*text);
 }
 
-// The part of a route that checks the caller; one per API route and for nothing else.
+// The part of a route that checks the caller; one per API route and for nothing else. Held
+// by the route's handlers for the server's life, so requests take it by reference.
 struct guard {
     std::shared_ptr<auth::authenticator> authenticator;
     std::shared_ptr<spdlog::logger> log;
     std::shared_ptr<const serialization::catalogs> texts;
-    std::string default_language;
 
     // An error document's message in the caller's language, or its reference in raw mode.
-    std::string words(const request_header& h, std::string_view key, std::string_view detail = {}) const {
-        auto lang = serialization::choose_language(h["SO-Language"], h[http::field::accept_language], "",
-                                                   default_language);
-        return serialization::error_message(*texts, lang, key, detail);
+    std::string words(request_context& ctx, std::string_view key, std::string_view detail = {}) const {
+        return serialization::error_message(*texts, ctx.language(), key, detail);
     }
 
     // A refusal in the caller's language and format.
-    response refusal(const auth::verdict& v, request_context& ctx, const request_header& h) const {
+    response refusal(const auth::verdict& v, request_context& ctx) const {
         if (log) log->info("auth refused ({}): {} peer={} id={}", v.scheme.empty() ? "-" : v.scheme, v.reason, ctx.peer,
                            ctx.request_id);
-        auto media = serialization::negotiate(h[http::field::accept]);
-        auto words = [&](std::string_view key) { return this->words(h, key); };
+        const auto media = ctx.media();
         switch (v.what) {
         case auth::verdict::kind::forbidden:
-            return error_response(http::status::forbidden, words("Forbidden"), "auth", media);
+            return error_response(http::status::forbidden, words(ctx, "Forbidden"), "auth", media);
         case auth::verdict::kind::too_many_requests: {
-            auto r = error_response(http::status::too_many_requests, words("TooManyRequests"), "auth", media);
+            auto r = error_response(http::status::too_many_requests, words(ctx, "TooManyRequests"), "auth", media);
             r.headers.emplace_back("Retry-After", std::to_string(v.retry_after.count()));
             return r;
         }
         default: {
-            auto r = error_response(http::status::unauthorized, words("Unauthorized"), "auth", media);
+            auto r = error_response(http::status::unauthorized, words(ctx, "Unauthorized"), "auth", media);
             for (auto& c : authenticator->challenges()) r.headers.emplace_back("WWW-Authenticate", c);
             return r;
         }
         }
     }
+
+    // The caller's verdict into the request: its name, or the refusal to send.
+    boost::asio::awaitable<std::optional<response>> admit(request_context& ctx) const {
+        const auto v = co_await authenticator->check(ctx.header->credentials, std::string(ctx.peer), ctx.remembered);
+        if (v.what != auth::verdict::kind::ok) co_return refusal(v, ctx);
+        ctx.principal = v.principal;
+        co_return std::nullopt;
+    }
 };
-
-// A verdict into the request: the caller's name, or the refusal to send.
-std::optional<response> admit(const guard& g, const auth::verdict& v, request_context& ctx, const request_header& h) {
-    if (v.what != auth::verdict::kind::ok) return g.refusal(v, ctx, h);
-    ctx.principal = v.principal;
-    return std::nullopt;
-}
-
-asio::awaitable<std::optional<response>> authenticate(guard g, request_context& ctx, const request_header& h) {
-    co_return admit(g, co_await g.authenticator->check(h, std::string(ctx.peer), ctx.remembered), ctx, h);
-}
 
 // What POST TestSmtpServer and Diagnose share: settings made once, the limits of SPEC 3.6/7.
 struct test_endpoint {
@@ -96,7 +90,6 @@ struct test_endpoint {
     std::size_t max_document = 65536;  ///< server.body_limit: what a JSON patch may build
     std::chrono::milliseconds slow_threshold{5000};
     std::shared_ptr<spdlog::logger> log;
-    std::string default_language = "en";
     serialization::catalogs texts;
     std::shared_ptr<metrics> counters;  ///< tests in flight (the limit) and tests by outcome
     /// Tests per user per minute; null: no limit (api.tests_per_minute_per_user = 0).
@@ -126,52 +119,14 @@ struct test_endpoint {
     }
 };
 
-// The headers a test reads, found in one pass over the fields: each lookup by name in
-// Beast's fields is a case-insensitive tree search (six of them cost about 1.8k instructions
-// per request). The first of a repeated field counts, as with operator[].
-struct test_headers {
-    std::string_view accept, accept_language, content_type, so_language, so_culture, so_timezone;
-    std::string_view content_length, transfer_encoding;
-};
-
-test_headers headers_of(const http::fields& req) {
-    test_headers h;
-    auto first = [](std::string_view& slot, std::string_view value) {
-        if (slot.data() == nullptr) slot = value;
-    };
-    for (const auto& f : req) {
-        switch (f.name()) {
-        case http::field::accept: first(h.accept, f.value()); break;
-        case http::field::accept_language: first(h.accept_language, f.value()); break;
-        case http::field::content_type: first(h.content_type, f.value()); break;
-        case http::field::content_length: first(h.content_length, f.value()); break;
-        case http::field::transfer_encoding: first(h.transfer_encoding, f.value()); break;
-        case http::field::unknown: {
-            const auto name = f.name_string();
-            if (core::iequals_ascii(name, "SO-Language")) first(h.so_language, f.value());
-            else if (core::iequals_ascii(name, "SO-Culture")) first(h.so_culture, f.value());
-            else if (core::iequals_ascii(name, "SO-TimeZone")) first(h.so_timezone, f.value());
-            break;
-        }
-        default: break;
-        }
-    }
-    return h;
-}
-
 // The header checks of a test route: the caller first, then a body type we can read (415
 // before any 100 Continue).
-asio::awaitable<std::optional<response>> check_test_request(guard g, request_context& ctx, const request_header& h) {
-    // The authenticator directly, not through authenticate(): one coroutine frame fewer per request.
-    if (auto refused = admit(g, co_await g.authenticator->check(h, std::string(ctx.peer), ctx.remembered), ctx, h))
-        co_return refused;
-    const auto fields = headers_of(h);
-    const bool has_body = fields.transfer_encoding.data() != nullptr ||
-                          (fields.content_length.data() != nullptr && fields.content_length != "0");
-    if (has_body) {
-        if (auto e = serialization::check_content_type(fields.content_type))
-            co_return error_response(http::status::unsupported_media_type, g.words(h, "UnsupportedMediaType", e->message),
-                                     "request", serialization::negotiate(fields.accept));
+asio::awaitable<std::optional<response>> check_test_request(const guard& g, request_context& ctx) {
+    if (auto refused = co_await g.admit(ctx)) co_return refused;
+    if (ctx.header->has_body) {
+        if (auto e = serialization::check_content_type(ctx.header->content_type))
+            co_return error_response(http::status::unsupported_media_type,
+                                     g.words(ctx, "UnsupportedMediaType", e->message), "request", ctx.media());
     }
     co_return std::nullopt;
 }
@@ -189,10 +144,10 @@ struct test_to_run {
 
 // Before the test: the body decoded and the limits passed (the test then counts as in
 // flight), or the refusal to send.
-std::variant<test_to_run, response> prepare_test(test_endpoint& ep, const request_context& ctx, const request& req) {
-    const auto h = headers_of(req);
-    const auto media = serialization::negotiate(h.accept);
-    auto lang = serialization::choose_language(h.so_language, h.accept_language, h.so_culture, ep.default_language);
+std::variant<test_to_run, response> prepare_test(test_endpoint& ep, request_context& ctx, const request& req) {
+    const header_facts& h = *ctx.header;
+    const auto media = ctx.media();
+    const auto& lang = ctx.language();
     if (!h.so_timezone.empty() && !serialization::valid_time_zone(h.so_timezone) && ep.log)
         ep.log->debug("ignored an invalid SO-TimeZone id={}", ctx.request_id);
     auto decoded = serialization::decode_request(h.content_type, req.body(), ep.max_document);
@@ -277,8 +232,7 @@ std::string cookie_attributes(bool tls, long max_age, bool http_only) {
 }
 
 // {Username, Password} from a form or a JSON object (names case-insensitive).
-std::optional<std::pair<std::string, std::string>> credentials_of(const request& req) {
-    std::string_view type = req[http::field::content_type];
+std::optional<std::pair<std::string, std::string>> credentials_of(std::string_view type, const request& req) {
     std::optional<std::string> user, password;
     if (type.starts_with("application/x-www-form-urlencoded")) {
         try {
@@ -306,13 +260,13 @@ std::optional<std::pair<std::string, std::string>> credentials_of(const request&
     return std::pair{*user, *password};
 }
 
-asio::awaitable<response> login(guard g, request_context& ctx, request& req) {
-    auto creds = credentials_of(req);
+asio::awaitable<response> login(const guard& g, request_context& ctx, request& req) {
+    auto creds = credentials_of(ctx.header->content_type, req);
     if (!creds)
         co_return error_response(http::status::bad_request,
                                  "Send Username and Password as a form or a JSON object.", "auth");
     auto result = co_await g.authenticator->login(creds->first, creds->second, std::string(ctx.peer));
-    if (result.outcome.what != auth::verdict::kind::ok) co_return g.refusal(result.outcome, ctx, req.base());
+    if (result.outcome.what != auth::verdict::kind::ok) co_return g.refusal(result.outcome, ctx);
     auto ttl = static_cast<long>(g.authenticator->config().session_ttl.count());
     response r{http::status::no_content, {}, {}, {}, false};
     r.headers.emplace_back("Set-Cookie", "smtpcheck_session=" + result.session_cookie + cookie_attributes(ctx.tls, ttl, true));
@@ -373,8 +327,8 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
                     std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters) {
     auto ep = std::make_shared<test_endpoint>();
     ep->counters = std::move(counters);
-    guard g{std::move(authenticator), log, std::shared_ptr<const serialization::catalogs>(ep, &ep->texts),
-            cfg.api.default_language};
+    auto g = std::make_shared<const guard>(
+        guard{std::move(authenticator), log, std::shared_ptr<const serialization::catalogs>(ep, &ep->texts)});
     ep->settings = make_test_settings(cfg);
     ep->make_message_settings();
     ep->max_concurrent = cfg.api.max_concurrent_tests;
@@ -383,21 +337,18 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
         ep->per_user = std::make_unique<core::rate_limiter>(cfg.api.tests_per_minute_per_user);
     ep->slow_threshold = cfg.api.slow_threshold;
     ep->log = log;
-    ep->default_language = cfg.api.default_language;
 
-    auto check = [g](request_context& ctx, const request_header& h) { return authenticate(g, ctx, h); };
-    auto check_test = [g](request_context& ctx, const request_header& h) { return check_test_request(g, ctx, h); };
+    auto check = [g](request_context& ctx, const request_header&) { return g->admit(ctx); };
+    auto check_test = [g](request_context& ctx, const request_header&) { return check_test_request(*g, ctx); };
     const std::string test_path = "/api/v1/Agents/CustomerService/TestSmtpServer";
     routes.add(route_scope::api, test_path, http::verb::get,
-               {check, [](request_context&, request& req) {
-                    return describe_test_smtp_server(serialization::negotiate(req[http::field::accept]));
-                }});
+               {check, [](request_context& ctx, request&) { return describe_test_smtp_server(ctx.media()); }});
     routes.add(route_scope::api, test_path, http::verb::post,
                {check_test, [ep](request_context& ctx, request& req) { return run_smtp_test(ep, ctx, req, false); }, true});
     routes.add(route_scope::api, "/api/v1/smtpcheck/Diagnose", http::verb::post,
                {check_test, [ep](request_context& ctx, request& req) { return run_smtp_test(ep, ctx, req, true); }, true});
     routes.add(route_scope::root, "/login", http::verb::post,
-               {nullptr, [g](request_context& ctx, request& req) { return login(g, ctx, req); }});
+               {nullptr, [g](request_context& ctx, request& req) { return login(*g, ctx, req); }});
     routes.add(route_scope::root, "/logout", http::verb::post,
                {nullptr, [](request_context& ctx, request&) { return logout(ctx); }});
 }

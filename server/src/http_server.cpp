@@ -149,30 +149,6 @@ bool sane_request_id(std::string_view id) {
     return true;
 }
 
-// Requests that two parsers could frame differently (RFC 9112 section 6.3, 11.2).
-std::string_view smuggling_problem(const request_header& h) {
-    std::size_t content_lengths = 0, transfer_encodings = 0;
-    std::string_view te;
-    for (const auto& f : h) {
-        if (f.name() == http::field::content_length) {
-            ++content_lengths;
-            if (f.value().find(',') != std::string_view::npos) return "a list in Content-Length";
-        } else if (f.name() == http::field::transfer_encoding) {
-            ++transfer_encodings;
-            te = f.value();
-        }
-    }
-    if (content_lengths > 1) return "more than one Content-Length";
-    if (transfer_encodings > 1) return "more than one Transfer-Encoding";
-    if (content_lengths && transfer_encodings) return "both Content-Length and Transfer-Encoding";
-    if (transfer_encodings) {
-        while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
-        auto last = te.substr(te.find_last_of(", \t") == std::string_view::npos ? 0 : te.find_last_of(", \t") + 1);
-        if (!core::iequals_ascii(last, "chunked")) return "a Transfer-Encoding that does not end in chunked";
-    }
-    return {};
-}
-
 // The target as the access log shows it: the path and the names of query parameters, never
 // their values (a query could carry a token).
 std::string loggable_target(std::string_view target) {
@@ -194,6 +170,71 @@ bool is_resource_exhaustion(const error_code& ec) {
 }
 
 }  // namespace
+
+header_facts read_header(const request_header& h) {
+    header_facts f;
+    auto first = [](std::string_view& slot, std::string_view value) {
+        if (slot.data() == nullptr) slot = value;
+    };
+    std::size_t content_lengths = 0, transfer_encodings = 0;
+    std::string_view content_length, te;
+    for (const auto& field : h) {
+        const auto value = field.value();
+        switch (field.name()) {
+        case http::field::accept: first(f.accept, value); break;
+        case http::field::accept_language: first(f.accept_language, value); break;
+        case http::field::content_type: first(f.content_type, value); break;
+        case http::field::expect: first(f.expect, value); break;
+        case http::field::origin: first(f.origin, value); break;
+        case http::field::authorization: first(f.credentials.authorization, value); break;
+        case http::field::cookie: first(f.credentials.cookie, value); break;
+        case http::field::content_length:
+            ++content_lengths;
+            content_length = value;
+            if (value.find(',') != std::string_view::npos) f.framing_problem = "a list in Content-Length";
+            break;
+        case http::field::transfer_encoding:
+            ++transfer_encodings;
+            te = value;
+            break;
+        case http::field::unknown: {
+            const auto name = field.name_string();
+            if (core::iequals_ascii(name, "SO-Language")) first(f.so_language, value);
+            else if (core::iequals_ascii(name, "SO-Culture")) first(f.so_culture, value);
+            else if (core::iequals_ascii(name, "SO-TimeZone")) first(f.so_timezone, value);
+            else if (core::iequals_ascii(name, "SO-AppToken")) first(f.credentials.app_token, value);
+            else if (core::iequals_ascii(name, "X-XSRF-TOKEN")) first(f.credentials.xsrf_token, value);
+            else if (core::iequals_ascii(name, "X-Request-Id")) first(f.request_id, value);
+            break;
+        }
+        default: break;
+        }
+    }
+    f.has_body = transfer_encodings > 0 || (content_lengths > 0 && content_length != "0");
+    if (!f.framing_problem.empty()) return f;
+    if (content_lengths > 1) f.framing_problem = "more than one Content-Length";
+    else if (transfer_encodings > 1) f.framing_problem = "more than one Transfer-Encoding";
+    else if (content_lengths && transfer_encodings) f.framing_problem = "both Content-Length and Transfer-Encoding";
+    else if (transfer_encodings) {
+        while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+        auto last = te.substr(te.find_last_of(", \t") == std::string_view::npos ? 0 : te.find_last_of(", \t") + 1);
+        if (!core::iequals_ascii(last, "chunked")) f.framing_problem = "a Transfer-Encoding that does not end in chunked";
+    }
+    return f;
+}
+
+serialization::media_type request_context::media() {
+    if (!media_) media_ = header ? serialization::negotiate(header->accept) : serialization::media_type::json;
+    return *media_;
+}
+
+const serialization::language_choice& request_context::language() {
+    if (!language_)
+        language_ = header ? serialization::choose_language(header->so_language, header->accept_language,
+                                                            header->so_culture, default_language)
+                           : serialization::choose_language({}, {}, {}, default_language);
+    return *language_;
+}
 
 struct tcp_listener {
     tcp::acceptor acceptor;
@@ -328,11 +369,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     // An error document of the front end, in the request's language and format when its
     // header was read, else in api.default_language and JSON.
     response front_error(http::status status, std::string_view key, std::string_view source,
-                         const request_header* h) const {
-        auto lang = serialization::choose_language(h ? (*h)["SO-Language"] : "", h ? (*h)[http::field::accept_language] : "",
-                                                   "", cfg.api.default_language);
-        auto media = h ? serialization::negotiate((*h)[http::field::accept]) : serialization::media_type::json;
-        return error_response(status, serialization::error_message(texts, lang, key), source, media);
+                         request_context& ctx) const {
+        return error_response(status, serialization::error_message(texts, ctx.language(), key), source, ctx.media());
     }
 
     response builtin_health() const {
@@ -435,8 +473,7 @@ void watch_for_disconnect(std::shared_ptr<connection<Stream>> conn, std::shared_
 // "*" when only the wildcard admits it: any page may then call the API, but without the
 // browser's credentials (cookies), which a wildcard never gets (it reflected any Origin with
 // Allow-Credentials, so any site could act with a logged-in admin's session, issue 11).
-std::optional<std::string> allowed_origin(const server_settings& settings, const request_header& h) {
-    std::string_view origin = h[http::field::origin];
+std::optional<std::string> allowed_origin(const server_settings& settings, std::string_view origin) {
     if (origin.empty()) return std::nullopt;
     bool wildcard = false;
     for (const auto& o : settings.cors_origins) {
@@ -512,6 +549,18 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             const error_code hec = co_await read_message_part(stream, buffer, parser, true);
             const auto started = std::chrono::steady_clock::now();
 
+            // The header's fields, read once for everything below (and the route's handlers).
+            request_context ctx;
+            ctx.peer = peer;
+            ctx.tls = is_tls<Stream>;
+            ctx.remembered = &conn->remembered;
+            ctx.default_language = srv->cfg.api.default_language;
+            header_facts facts;
+            if (!hec || parser.is_header_done()) {
+                facts = read_header(parser.get().base());
+                ctx.header = &facts;
+            }
+
             response res;
             bool respond_early = true;
             if (hec) {
@@ -521,17 +570,16 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                     break;  // the client left, the server is stopping, or slowloris: nothing to answer
                 if (hec == http::error::header_limit || hec == http::error::buffer_overflow)
                     res = srv->front_error(http::status::request_header_fields_too_large, "RequestHeaderFieldsTooLarge",
-                                           "http", nullptr);
+                                           "http", ctx);
                 else if (hec == http::error::body_limit)
-                    res = srv->front_error(http::status::payload_too_large, "PayloadTooLarge", "http",
-                                           parser.is_header_done() ? &parser.get().base() : nullptr);
+                    res = srv->front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx);
                 else
-                    res = srv->front_error(http::status::bad_request, "MalformedRequest", "http", nullptr);
+                    res = srv->front_error(http::status::bad_request, "MalformedRequest", "http", ctx);
                 res.close = true;
                 linger = true;
-            } else if (auto problem = smuggling_problem(parser.get().base()); !problem.empty()) {
-                srv->log_at(spdlog::level::debug, "refused request from {}: {}", peer, problem);
-                res = srv->front_error(http::status::bad_request, "AmbiguousFraming", "http", &parser.get().base());
+            } else if (!facts.framing_problem.empty()) {
+                srv->log_at(spdlog::level::debug, "refused request from {}: {}", peer, facts.framing_problem);
+                res = srv->front_error(http::status::bad_request, "AmbiguousFraming", "http", ctx);
                 res.close = true;
                 linger = true;
             } else {
@@ -544,16 +592,12 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             const std::string logged_target =
                 access_log && !hec ? loggable_target(parser.get().target()) : std::string("-");
 
-            request_context ctx;
-            ctx.peer = peer;
-            ctx.tls = is_tls<Stream>;
-            ctx.remembered = &conn->remembered;
             const auto& header = parser.get().base();
             const bool request_keep_alive = !hec && parser.get().keep_alive();
             const auto cors_origin = hec || srv->cfg.server.cors_origins.empty()
                                          ? std::nullopt
-                                         : allowed_origin(srv->cfg.server, header);
-            ctx.request_id = srv->make_request_id(id_buffer, hec ? std::string_view() : std::string_view(header["X-Request-Id"]));
+                                         : allowed_origin(srv->cfg.server, facts.origin);
+            ctx.request_id = srv->make_request_id(id_buffer, hec ? std::string_view() : facts.request_id);
             const bool head = method == http::verb::head;
 
             if (!respond_early) {
@@ -575,12 +619,12 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                 } else if (!match.handler) {
                     respond_early = true;
                     if (match.status == http::status::method_not_allowed) {
-                        res = srv->front_error(match.status, "MethodNotAllowed", "router", &header);
+                        res = srv->front_error(match.status, "MethodNotAllowed", "router", ctx);
                         res.headers.emplace_back("Allow", match.allow);
                     } else if (match.status == http::status::not_found) {
-                        res = srv->front_error(match.status, "NotFound", "router", &header);
+                        res = srv->front_error(match.status, "NotFound", "router", ctx);
                     } else {
-                        res = srv->front_error(match.status, "MalformedRequest", "router", &header);
+                        res = srv->front_error(match.status, "MalformedRequest", "router", ctx);
                     }
                 } else if (match.handler->on_header) {
                     auto early = co_await match.handler->on_header(ctx, header);
@@ -597,7 +641,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
 
                 if (!respond_early) {
                     if (!parser.is_done()) {
-                        if (core::iequals_ascii(header[http::field::expect], "100-continue")) {
+                        if (core::iequals_ascii(facts.expect, "100-continue")) {
                             error_code wec;
                             static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
                             co_await write_all(stream, continue_line, limits.body_timeout, wec);
@@ -610,10 +654,8 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                             break;
                         if (bec) {
                             res = bec == http::error::body_limit
-                                      ? srv->front_error(http::status::payload_too_large, "PayloadTooLarge", "http",
-                                                         &parser.get().base())
-                                      : srv->front_error(http::status::bad_request, "MalformedRequest", "http",
-                                                         &parser.get().base());
+                                      ? srv->front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx)
+                                      : srv->front_error(http::status::bad_request, "MalformedRequest", "http", ctx);
                             res.close = true;
                             linger = true;
                             respond_early = true;
@@ -647,8 +689,9 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                             if (watching) *watching = false;
                             srv->log_at(srv->is_draining ? spdlog::level::info : spdlog::level::err,
                                         "request {} failed: {}", ctx.request_id, e.what());
+                            ctx.header = nullptr;  // the request may be gone: answer in the defaults
                             res = srv->front_error(http::status::internal_server_error, "InternalError", "server",
-                                                   nullptr);
+                                                   ctx);
                         }
                     }
                 }

@@ -2,13 +2,13 @@
 // X-XSRF-TOKEN; SO-AppToken; failed attempts limited per client address.
 #pragma once
 
+#include "smtpcheck/auth/credentials.hpp"
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/jwt.hpp"
 #include "smtpcheck/core/rate_limiter.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/beast/http/message.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -63,10 +63,10 @@ public:
     /// (ASan, scripts/sanitize asan, caught a unit test that destroyed the io_context first).
     ~authenticator();
 
-    /// The check every API request passes before its body is read. `remembered`, when given,
-    /// is the connection's: read for a shortcut and updated after a Basic success.
-    boost::asio::awaitable<verdict> check(const boost::beast::http::request_header<>& header, std::string peer,
-                                          remembered_credential* remembered = nullptr);
+    /// The check every API request passes before its body is read. What `sent` views must
+    /// outlive the check. `remembered`, when given, is the connection's: read for a shortcut
+    /// and updated after a Basic success.
+    boost::asio::awaitable<verdict> check(credentials sent, std::string peer, remembered_credential* remembered = nullptr);
 
     /// POST /login: the session cookie's value and its XSRF token, or a verdict saying why not.
     struct login_result {
