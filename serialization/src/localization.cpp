@@ -65,6 +65,11 @@ language_choice choose_language(std::string_view so_language, std::string_view a
     return c;
 }
 
+const catalogs& builtin_catalogs() {
+    static const catalogs texts;
+    return texts;
+}
+
 catalogs::catalogs() {
     // In supported_languages' order.
     const std::string_view files[] = {embedded::catalog_en(), embedded::catalog_nb(), embedded::catalog_sv(),

@@ -130,7 +130,7 @@ int run_probe(std::span<char*> args) {
                           });
     io.run();
 
-    const serialization::catalogs texts;
+    const auto& texts = serialization::builtin_catalogs();
     const serialization::language_choice english{"en", false, "en"};
     auto message = serialization::report_message(report, english, texts, deadline);
     if (json)

@@ -42,11 +42,11 @@ std::string slurp(const std::string& path, const char* key) {
 struct guard {
     std::shared_ptr<auth::authenticator> authenticator;
     std::shared_ptr<spdlog::logger> log;
-    std::shared_ptr<const serialization::catalogs> texts;
+    const serialization::catalogs& texts;
 
     // An error document's message in the caller's language, or its reference in raw mode.
     std::string words(request_context& ctx, std::string_view key, std::string_view detail = {}) const {
-        return serialization::error_message(*texts, ctx.language(), key, detail);
+        return serialization::error_message(texts, ctx.language(), key, detail);
     }
 
     // A refusal in the caller's language and format.
@@ -90,7 +90,7 @@ struct test_endpoint {
     std::size_t max_document = 65536;  ///< server.body_limit: what a JSON patch may build
     std::chrono::milliseconds slow_threshold{5000};
     std::shared_ptr<spdlog::logger> log;
-    serialization::catalogs texts;
+    const serialization::catalogs& texts = serialization::builtin_catalogs();
     std::shared_ptr<metrics> counters;  ///< tests in flight (the limit) and tests by outcome
     /// Tests per user per minute; null: no limit (api.tests_per_minute_per_user = 0).
     std::unique_ptr<core::rate_limiter> per_user;
@@ -187,12 +187,18 @@ response answer_test(test_endpoint& ep, const request_context& ctx, const test_t
         ep.log->warn("slow SMTP test id={} host={}:{} total={}ms {}", ctx.request_id, report.host, report.port,
                      static_cast<int>(report.total_ms), timings);
     }
-    auto message = serialization::report_message(report, t.lang, ep.texts, ep.settings.deadline);
+    // Words only for what $select keeps (composing ErrorMessage is most of a failed test's answer).
+    auto wanted = [&](std::string_view name) { return !t.select || serialization::selects(*t.select, name); };
+    const auto message = wanted("ErrorMessage")
+                             ? serialization::report_message(report, t.lang, ep.texts, ep.settings.deadline)
+                             : std::nullopt;
     // The document lives until it is written: its nodes go into a stack arena, not the heap.
     unsigned char arena_buffer[1024];
     json::monotonic_resource arena(arena_buffer, sizeof arena_buffer);
     serialization::document doc =
-        diagnose ? serialization::report_document(report, message, serialization::report_hint(report, t.lang, ep.texts))
+        diagnose ? serialization::report_document(
+                       report, message,
+                       wanted("Hint") ? serialization::report_hint(report, t.lang, ep.texts) : std::nullopt)
                  : serialization::test_result_document(report, message, &arena);
     if (t.select) serialization::apply_select(doc.body, *t.select);
     return response{http::status::ok, serialization::content_type_of(t.media), serialization::write(doc, t.media), {},
@@ -328,7 +334,7 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
     auto ep = std::make_shared<test_endpoint>();
     ep->counters = std::move(counters);
     auto g = std::make_shared<const guard>(
-        guard{std::move(authenticator), log, std::shared_ptr<const serialization::catalogs>(ep, &ep->texts)});
+        guard{std::move(authenticator), log, serialization::builtin_catalogs()});
     ep->settings = make_test_settings(cfg);
     ep->make_message_settings();
     ep->max_concurrent = cfg.api.max_concurrent_tests;

@@ -281,7 +281,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     std::uint64_t next_connection_id = 0;
     std::string request_id_prefix;
     std::atomic<std::uint64_t> request_counter{0};
-    serialization::catalogs texts;
+    const serialization::catalogs& texts = serialization::builtin_catalogs();
 
     asio::steady_timer done_timer;   // cancelled when the shutdown has finished
     asio::steady_timer grace_timer;  // ends the grace period of requests in flight

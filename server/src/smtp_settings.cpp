@@ -1,5 +1,7 @@
 #include "smtpcheck/server/smtp_settings.hpp"
 
+#include <stdexcept>
+
 namespace smtpcheck {
 
 smtp::test_settings make_test_settings(const config& cfg) {
@@ -15,6 +17,11 @@ smtp::test_settings make_test_settings(const config& cfg) {
     s.destinations.allowed_ports = cfg.smtp.allowed_ports;
     s.destinations.allow = cfg.smtp.allow_destinations;
     s.destinations.deny = cfg.smtp.deny_destinations;
+    try {
+        s.policy = std::make_shared<const smtp::destination_policy>(s.destinations);
+    } catch (const std::invalid_argument& e) {
+        throw config_error(e.what());
+    }
     s.dns.servers = cfg.smtp.dns_servers;
     s.dns.cache_entries = cfg.smtp.dns_cache_entries;
     s.dns.max_ttl = cfg.smtp.dns_max_ttl;

@@ -380,7 +380,9 @@ awaitable<bool> connect_phase(const std::shared_ptr<connection_state>& conn, con
     }
 
     // destination policy: only checked addresses are used
-    destination_policy policy(settings.destinations);
+    std::optional<destination_policy> own_policy;
+    const destination_policy& policy =
+        settings.policy ? *settings.policy : own_policy.emplace(settings.destinations);
     std::vector<tcp::endpoint> allowed;
     for (const auto& ep : endpoints) {
         auto verdict = policy.check(ep.address(), ep.port());

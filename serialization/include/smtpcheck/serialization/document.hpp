@@ -36,6 +36,9 @@ std::string write(const document& d, media_type m);
 /// SPEC 2.5: every property not selected becomes null in its place; names case-insensitive,
 /// spaces trimmed, `/` for nested paths, unknown names ignored; empty selects everything.
 void apply_select(boost::json::object& body, std::string_view select);
+/// Whether apply_select(body, select) keeps the top-level property `name` (or part of it), so
+/// that a value it would null need not be made.
+bool selects(std::string_view select, std::string_view name);
 
 /// The `$select` (or `%24select`) query parameter of a request target, percent-decoded.
 std::optional<std::string> select_parameter(std::string_view target);

@@ -44,6 +44,9 @@ private:
     std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> entries_;
 };
 
+/// The compiled-in catalogs, parsed once on first use and shared by every part of the server.
+const catalogs& builtin_catalogs();
+
 /// An error document's message: the [errors] entry `key` in the chosen language with
 /// {detail} filled in, or the reference `[SR_ERROR_<key>]` in raw mode.
 std::string error_message(const catalogs& texts, const language_choice& lang, std::string_view key,

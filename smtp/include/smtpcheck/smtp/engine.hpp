@@ -40,6 +40,9 @@ struct test_settings {
     bool allow_plaintext_auth = false;
     bool tls_verify = true;
     destination_rules destinations;
+    /// `destinations` parsed once (make_test_settings makes it when the server starts); null:
+    /// each test parses the rules itself.
+    std::shared_ptr<const destination_policy> policy;
     reply_limits reply_bounds;
     /// false: report.transcript stays empty, for callers that never show it (TestSmtpServer),
     /// saving its lines' memory and copies in every test.
