@@ -380,13 +380,13 @@ config to_config(const ini_document& doc) {
     return c;
 }
 
-std::string read_file(const std::string& path) {
+}  // namespace
+
+std::string read_config_file(const std::string& path, std::string_view key) {
     auto text = core::read_file(path);
-    if (!text) throw config_error("config: cannot read " + path);
+    if (!text) throw config_error(std::string(key) + ": cannot read " + path);
     return std::move(*text);
 }
-
-}  // namespace
 
 listen_address parse_listen_address(std::string_view text) {
     listen_address a;
@@ -422,12 +422,12 @@ config load_config_text(std::string_view ini_text, const std::vector<std::string
 }
 
 config load_config(const config_sources& sources) {
-    std::string text = sources.file.empty() ? std::string() : read_file(sources.file);
+    std::string text = sources.file.empty() ? std::string() : read_config_file(sources.file, "config");
     return to_config(effective_document(text, sources.file, sources.overrides));
 }
 
 std::string effective_config_ini(const config_sources& sources) {
-    std::string text = sources.file.empty() ? std::string() : read_file(sources.file);
+    std::string text = sources.file.empty() ? std::string() : read_config_file(sources.file, "config");
     auto doc = effective_document(text, sources.file, sources.overrides);
     (void)to_config(doc);  // refuse what load_config would refuse
     std::string out;

@@ -128,6 +128,10 @@ std::string effective_config_ini(const config_sources& sources);
 /// The built-in defaults, as INI text (config/defaults.ini).
 std::string_view default_config_ini();
 
+/// The content of a file the configuration names; config_error "<key>: cannot read <path>"
+/// when it cannot be read.
+std::string read_config_file(const std::string& path, std::string_view key);
+
 /// Parses one listen address; throws config_error.
 listen_address parse_listen_address(std::string_view text);
 
