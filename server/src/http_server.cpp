@@ -289,7 +289,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     bool finished = false;           // on strand
 
     template <class... Args>
-    void log_at(spdlog::level::level_enum level, spdlog::format_string_t<Args...> fmt, Args&&... args) {
+    void log_at(spdlog::level::level_enum level, spdlog::format_string_t<Args...> fmt, Args&&... args) const {
         if (log) log->log(level, fmt, std::forward<Args>(args)...);
     }
 
@@ -484,6 +484,149 @@ std::optional<std::string> allowed_origin(const server_settings& settings, std::
     return std::nullopt;
 }
 
+// A read error after which nobody waits for an answer: the client left, the server is
+// stopping, or a slowloris ran out of time.
+bool client_gone(const error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
+           ec == beast::error::timeout || ec == asio::error::connection_reset;
+}
+
+// The front end's answer to a header it could not read or frame safely (RFC 9112 6.3, 11.2);
+// nothing when the request may go on to the router.
+std::optional<response> refuse_unreadable(const http_server::impl& srv, const error_code& hec, request_context& ctx) {
+    if (hec == http::error::header_limit || hec == http::error::buffer_overflow)
+        return srv.front_error(http::status::request_header_fields_too_large, "RequestHeaderFieldsTooLarge", "http", ctx);
+    if (hec == http::error::body_limit)
+        return srv.front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx);
+    if (hec) return srv.front_error(http::status::bad_request, "MalformedRequest", "http", ctx);
+    if (!ctx.header->framing_problem.empty()) {
+        srv.log_at(spdlog::level::debug, "refused request from {}: {}", ctx.peer, ctx.header->framing_problem);
+        return srv.front_error(http::status::bad_request, "AmbiguousFraming", "http", ctx);
+    }
+    return std::nullopt;
+}
+
+// What the router answers itself: a CORS preflight or plain OPTIONS (without authentication),
+// 404, 405 with Allow, a target that does not parse. Nothing when a handler takes the request.
+std::optional<response> route_without_handler(const http_server::impl& srv, const router::match_result& match,
+                                              http::verb method, request_context& ctx,
+                                              const std::optional<std::string>& cors_origin) {
+    if (method == http::verb::options && match.status == http::status::method_not_allowed) {
+        response res{http::status::no_content, {}, {}, {}, false};
+        res.headers.emplace_back("Allow", std::string(match.allow) + ", OPTIONS");
+        if (cors_origin) {
+            res.headers.emplace_back("Access-Control-Allow-Methods", std::string(match.allow) + ", OPTIONS");
+            res.headers.emplace_back("Access-Control-Allow-Headers",
+                                     "Authorization, Content-Type, Accept, Accept-Language, X-XSRF-TOKEN, "
+                                     "X-Request-Id, SO-Language, SO-Culture, SO-TimeZone, SO-AppToken");
+            res.headers.emplace_back("Access-Control-Max-Age", "600");
+        }
+        return res;
+    }
+    if (match.handler) return std::nullopt;
+    if (match.status == http::status::method_not_allowed) {
+        auto res = srv.front_error(match.status, "MethodNotAllowed", "router", ctx);
+        res.headers.emplace_back("Allow", match.allow);
+        return res;
+    }
+    if (match.status == http::status::not_found) return srv.front_error(match.status, "NotFound", "router", ctx);
+    return srv.front_error(match.status, "MalformedRequest", "router", ctx);
+}
+
+struct body_result {
+    bool client_gone = false;
+    std::optional<response> refusal;  ///< 413 or 400
+};
+
+body_result body_refusal(const http_server::impl& srv, const error_code& ec, request_context& ctx) {
+    if (ec == beast::error::timeout || ec == asio::error::operation_aborted || ec == http::error::end_of_stream ||
+        ec == asio::error::eof)
+        return body_result{true, std::nullopt};
+    if (ec == http::error::body_limit)
+        return body_result{false, srv.front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx)};
+    return body_result{false, srv.front_error(http::status::bad_request, "MalformedRequest", "http", ctx)};
+}
+
+// The body from what is already buffered, without I/O: most bodies arrive with their header.
+// Nothing when more must be read (read_body).
+std::optional<body_result> body_from_buffer(const http_server::impl& srv, beast::flat_buffer& buffer,
+                                            http::request_parser<http::string_body>& parser, request_context& ctx) {
+    if (parser.is_done()) return body_result{};
+    if (buffer.size() == 0) return std::nullopt;
+    parser.eager(true);
+    error_code ec;
+    buffer.consume(parser.put(buffer.data(), ec));
+    if (ec && ec != http::error::need_more) return body_refusal(srv, ec, ctx);
+    if (parser.is_done()) return body_result{};
+    return std::nullopt;
+}
+
+// The body after the header when it is not all buffered: `100 Continue` first when the client
+// asked for it, then the rest within body_timeout.
+template <class Stream>
+awaitable<body_result> read_body(const http_server::impl& srv, Stream& stream, beast::flat_buffer& buffer,
+                                 http::request_parser<http::string_body>& parser, request_context& ctx) {
+    const auto& limits = srv.cfg.server;
+    if (core::iequals_ascii(ctx.header->expect, "100-continue")) {
+        error_code wec;
+        static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await write_all(stream, continue_line, limits.body_timeout, wec);
+        if (wec) co_return body_result{true, std::nullopt};
+    }
+    beast::get_lowest_layer(stream).expires_after(limits.body_timeout);
+    const error_code bec = co_await read_message_part(stream, buffer, parser, false);
+    co_return bec ? body_refusal(srv, bec, ctx) : body_result{};
+}
+
+// While a handler of a route with cancel_on_disconnect runs: the handler may call
+// ctx.watch_for_disconnect when it starts a long wait, and from then on a client that goes
+// away cancels it. A scope rather than a coroutine around the handler: no frame per request.
+template <class Stream>
+class disconnect_watch {
+public:
+    disconnect_watch(const std::shared_ptr<connection<Stream>>& conn, beast::flat_buffer& buffer,
+                     const route_handler& handler, request_context& ctx)
+        : conn_(conn), buffer_(buffer), ctx_(ctx) {
+        if (handler.cancel_on_disconnect && buffer.size() == 0)
+            // One pointer: fits std::function's own storage, no allocation.
+            ctx.watch_for_disconnect = [this] { begin(); };
+    }
+    ~disconnect_watch() {
+        ctx_.watch_for_disconnect = nullptr;  // it refers to this object
+        if (watching_) {
+            *watching_ = false;
+            error_code ignored;
+            beast::get_lowest_layer(conn_->stream).socket().cancel(ignored);
+        }
+    }
+    disconnect_watch(const disconnect_watch&) = delete;
+    disconnect_watch& operator=(const disconnect_watch&) = delete;
+
+private:
+    // Called by the handler only when it leaves for the network, so a request answered at once
+    // pays for neither.
+    void begin() {
+        if (watching_) return;
+        buffer_.shrink_to_fit();  // give the idle read buffer back meanwhile
+        watching_ = std::make_shared<bool>(true);
+        watch_for_disconnect(conn_, watching_);
+    }
+    const std::shared_ptr<connection<Stream>>& conn_;
+    beast::flat_buffer& buffer_;
+    request_context& ctx_;
+    std::shared_ptr<bool> watching_;
+};
+
+// The cross-origin headers every response gets when server.cors_origins is set.
+void add_cors_headers(response& res, const std::optional<std::string>& cors_origin) {
+    if (cors_origin) {
+        res.headers.emplace_back("Access-Control-Allow-Origin", *cors_origin);
+        if (*cors_origin != "*") res.headers.emplace_back("Access-Control-Allow-Credentials", "true");
+        res.headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id");
+    }
+    res.headers.emplace_back("Vary", "Origin");
+}
+
 // One connection: requests in turn (pipelined ones from the buffer), under the deadlines of
 // server_settings. Runs on the connection's strand.
 template <class Stream>
@@ -543,13 +686,12 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                 lowest.expires_at(std::min(std::chrono::steady_clock::now() + limits.header_timeout,
                                            previous_response_end + limits.idle_timeout));
 
+            // read: the header, and what it says
             http::request_parser<http::string_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
             parser.body_limit(limits.body_limit);
             const error_code hec = co_await read_message_part(stream, buffer, parser, true);
             const auto started = std::chrono::steady_clock::now();
-
-            // The header's fields, read once for everything below (and the route's handlers).
             request_context ctx;
             ctx.peer = peer;
             ctx.tls = is_tls<Stream>;
@@ -560,151 +702,55 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                 facts = read_header(parser.get().base());
                 ctx.header = &facts;
             }
-
-            response res;
-            bool respond_early = true;
-            if (hec) {
-                if (hec == http::error::end_of_stream || hec == asio::error::eof ||
-                    hec == asio::error::operation_aborted || hec == beast::error::timeout ||
-                    hec == asio::error::connection_reset)
-                    break;  // the client left, the server is stopping, or slowloris: nothing to answer
-                if (hec == http::error::header_limit || hec == http::error::buffer_overflow)
-                    res = srv->front_error(http::status::request_header_fields_too_large, "RequestHeaderFieldsTooLarge",
-                                           "http", ctx);
-                else if (hec == http::error::body_limit)
-                    res = srv->front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx);
-                else
-                    res = srv->front_error(http::status::bad_request, "MalformedRequest", "http", ctx);
-                res.close = true;
-                linger = true;
-            } else if (!facts.framing_problem.empty()) {
-                srv->log_at(spdlog::level::debug, "refused request from {}: {}", peer, facts.framing_problem);
-                res = srv->front_error(http::status::bad_request, "AmbiguousFraming", "http", ctx);
-                res.close = true;
-                linger = true;
-            } else {
-                respond_early = false;
-            }
-
-            // Taken now: the header moves out of the parser with the request.
+            if (hec && client_gone(hec)) break;
             const http::verb method = hec ? http::verb::unknown : parser.get().method();
-            std::size_t route_index = static_cast<std::size_t>(-1);
+            const bool head = method == http::verb::head;
+            const bool request_keep_alive = !hec && parser.get().keep_alive();
             const std::string logged_target =
                 access_log && !hec ? loggable_target(parser.get().target()) : std::string("-");
+            ctx.request_id = srv->make_request_id(id_buffer, hec ? std::string_view() : facts.request_id);
 
-            const auto& header = parser.get().base();
-            const bool request_keep_alive = !hec && parser.get().keep_alive();
+            // dispatch: a refusal of the front end or the router, else the route's handler
             const auto cors_origin = hec || srv->cfg.server.cors_origins.empty()
                                          ? std::nullopt
                                          : allowed_origin(srv->cfg.server, facts.origin);
-            ctx.request_id = srv->make_request_id(id_buffer, hec ? std::string_view() : facts.request_id);
-            const bool head = method == http::verb::head;
-
-            if (!respond_early) {
-                auto match = srv->routes.match(header.method(), header.target());
+            response res;
+            std::size_t route_index = static_cast<std::size_t>(-1);
+            std::optional<response> early = refuse_unreadable(*srv, hec, ctx);
+            if (!early) {
+                const auto match = srv->routes.match(method, parser.get().target());
                 route_index = match.resource;
-                if (header.method() == http::verb::options && match.status == http::status::method_not_allowed) {
-                    // A CORS preflight (or a plain OPTIONS): answered here, without authentication.
-                    respond_early = true;
-                    res = response{http::status::no_content, {}, {}, {}, false};
-                    res.headers.emplace_back("Allow", std::string(match.allow) + ", OPTIONS");
-                    if (cors_origin) {
-                        res.headers.emplace_back("Access-Control-Allow-Methods", std::string(match.allow) + ", OPTIONS");
-                        res.headers.emplace_back("Access-Control-Allow-Headers",
-                                                 "Authorization, Content-Type, Accept, Accept-Language, X-XSRF-TOKEN, "
-                                                 "X-Request-Id, SO-Language, SO-Culture, SO-TimeZone, SO-AppToken");
-                        res.headers.emplace_back("Access-Control-Max-Age", "600");
-                    }
-                    if (!parser.is_done()) res.close = linger = true;
-                } else if (!match.handler) {
-                    respond_early = true;
-                    if (match.status == http::status::method_not_allowed) {
-                        res = srv->front_error(match.status, "MethodNotAllowed", "router", ctx);
-                        res.headers.emplace_back("Allow", match.allow);
-                    } else if (match.status == http::status::not_found) {
-                        res = srv->front_error(match.status, "NotFound", "router", ctx);
-                    } else {
-                        res = srv->front_error(match.status, "MalformedRequest", "router", ctx);
-                    }
-                } else if (match.handler->on_header) {
-                    auto early = co_await match.handler->on_header(ctx, header);
-                    if (early) {
-                        respond_early = true;
-                        res = std::move(*early);
-                    }
+                early = route_without_handler(*srv, match, method, ctx, cors_origin);
+                if (!early && match.handler->on_header) early = co_await match.handler->on_header(ctx, parser.get().base());
+                if (!early) {
+                    auto body = body_from_buffer(*srv, buffer, parser, ctx);
+                    if (!body) body = co_await read_body(*srv, stream, buffer, parser, ctx);
+                    if (body->client_gone) break;
+                    early = std::move(body->refusal);
                 }
-                if (respond_early && !parser.is_done()) {
-                    // The body stays unread, so the connection cannot carry another request.
-                    res.close = true;
-                    linger = true;
-                }
-
-                if (!respond_early) {
-                    if (!parser.is_done()) {
-                        if (core::iequals_ascii(facts.expect, "100-continue")) {
-                            error_code wec;
-                            static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-                            co_await write_all(stream, continue_line, limits.body_timeout, wec);
-                            if (wec) break;
-                        }
-                        lowest.expires_after(limits.body_timeout);
-                        const error_code bec = co_await read_message_part(stream, buffer, parser, false);
-                        if (bec == beast::error::timeout || bec == asio::error::operation_aborted ||
-                            bec == http::error::end_of_stream || bec == asio::error::eof)
-                            break;
-                        if (bec) {
-                            res = bec == http::error::body_limit
-                                      ? srv->front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx)
-                                      : srv->front_error(http::status::bad_request, "MalformedRequest", "http", ctx);
-                            res.close = true;
-                            linger = true;
-                            respond_early = true;
-                        }
-                    }
-                    if (!respond_early) {
-                        lowest.expires_never();
-                        request req = parser.release();
-                        std::shared_ptr<bool> watching;  // set when the handler starts a long wait
-                        // Called by the handler only when it leaves for the network, so a
-                        // request answered at once pays for neither.
-                        auto begin_long_wait = [&] {
-                            if (watching) return;
-                            buffer.shrink_to_fit();  // give the idle read buffer back meanwhile
-                            watching = std::make_shared<bool>(true);
-                            watch_for_disconnect(conn, watching);
-                        };
-                        if (match.handler->cancel_on_disconnect && buffer.size() == 0)
-                            // One pointer: fits std::function's own storage, no allocation.
-                            ctx.watch_for_disconnect = [f = &begin_long_wait] { (*f)(); };
-                        try {
-                            res = co_await match.handler->on_request(ctx, req);
-                            ctx.watch_for_disconnect = nullptr;  // it refers to this block's locals
-                            if (watching) {
-                                *watching = false;
-                                error_code ignored;
-                                lowest.socket().cancel(ignored);
-                            }
-                        } catch (const std::exception& e) {
-                            ctx.watch_for_disconnect = nullptr;
-                            if (watching) *watching = false;
-                            srv->log_at(srv->is_draining ? spdlog::level::info : spdlog::level::err,
-                                        "request {} failed: {}", ctx.request_id, e.what());
-                            ctx.header = nullptr;  // the request may be gone: answer in the defaults
-                            res = srv->front_error(http::status::internal_server_error, "InternalError", "server",
-                                                   ctx);
-                        }
+                if (!early) {
+                    lowest.expires_never();
+                    request req = parser.release();
+                    disconnect_watch<Stream> watch(conn, buffer, *match.handler, ctx);
+                    try {
+                        res = co_await match.handler->on_request(ctx, req);
+                    } catch (const std::exception& e) {
+                        srv->log_at(srv->is_draining ? spdlog::level::info : spdlog::level::err,
+                                    "request {} failed: {}", ctx.request_id, e.what());
+                        ctx.header = nullptr;  // the request may be gone: answer in the defaults
+                        res = srv->front_error(http::status::internal_server_error, "InternalError", "server", ctx);
                     }
                 }
             }
-
-            if (!hec && !srv->cfg.server.cors_origins.empty()) {
-                if (cors_origin) {
-                    res.headers.emplace_back("Access-Control-Allow-Origin", *cors_origin);
-                    if (*cors_origin != "*") res.headers.emplace_back("Access-Control-Allow-Credentials", "true");
-                    res.headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id");
-                }
-                res.headers.emplace_back("Vary", "Origin");
+            if (early) {
+                res = std::move(*early);
+                // An unread body, or a request that could not be framed: no further request
+                // can follow on this connection.
+                if (hec || !facts.framing_problem.empty() || !parser.is_done()) res.close = linger = true;
             }
+
+            // write: the response, then the metrics and the access log line
+            if (!hec && !srv->cfg.server.cors_origins.empty()) add_cors_headers(res, cors_origin);
             const bool keep_alive = !res.close && !hec && request_keep_alive && !srv->is_draining;
             serialize(out, res, date.now(), ctx.request_id, keep_alive, head);
             error_code wec;
