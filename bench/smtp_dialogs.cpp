@@ -106,7 +106,7 @@ asio::awaitable<void> engine_worker(std::string uri, std::shared_ptr<const smtpc
         smtpcheck::smtp::test_request request{uri, "bench@example.com", false};
         auto start = std::chrono::steady_clock::now();
         // Shared settings, as the endpoint runs its tests.
-        auto report = co_await smtpcheck::smtp::run_test(ex, std::move(request), settings, {});
+        auto report = co_await smtpcheck::smtp::run_test(ex, std::move(request), settings);
         timed(t, start, report.success);
     }
 }

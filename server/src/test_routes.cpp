@@ -88,7 +88,7 @@ struct test_to_run {
 
 // Before the test: the body decoded and the limits passed (the test then counts as in
 // flight), or the refusal to send.
-std::variant<test_to_run, response> prepare_test(test_endpoint& ep, request_context& ctx, const request& req) {
+std::variant<test_to_run, response> accept_test(test_endpoint& ep, request_context& ctx, const request& req) {
     const header_facts& h = *ctx.header;
     const auto media = ctx.media();
     const auto& lang = ctx.language();
@@ -151,9 +151,9 @@ response answer_test(test_endpoint& ep, const request_context& ctx, const test_t
 
 asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, request_context& ctx, request& req,
                                         bool diagnose) {
-    auto prepared = prepare_test(*ep, ctx, req);
-    if (auto* refusal = std::get_if<response>(&prepared)) co_return std::move(*refusal);
-    auto& t = std::get<test_to_run>(prepared);
+    auto accepted = accept_test(*ep, ctx, req);
+    if (auto* refusal = std::get_if<response>(&accepted)) co_return std::move(*refusal);
+    auto& t = std::get<test_to_run>(accepted);
     // Everything needed from the request is in `t` now: its header fields and body are given
     // back for the seconds the test may take (P3: memory per test in flight).
     req = request{};
@@ -162,10 +162,14 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
         ~in_flight_guard() { --n; }
     } counted{ep->counters->tests_in_flight};
 
-    auto executor = co_await asio::this_coro::executor;
     auto settings = ep->settings_for(t.lang.language, diagnose);  // the message in the caller's language
-    std::function<void()> before_network = ctx.watch_for_disconnect;
-    smtp::test_report report = co_await smtp::run_test(executor, std::move(t.test), std::move(settings), std::move(before_network));
+    // Validation needs no I/O: a request refused by it is answered without watching the client.
+    auto ready = smtp::prepare_test(t.test, *settings);
+    if (auto* refused = std::get_if<smtp::test_report>(&ready)) co_return answer_test(*ep, ctx, t, *refused, diagnose);
+    if (ctx.watch_for_disconnect) ctx.watch_for_disconnect();  // the seconds on the network begin
+    auto executor = co_await asio::this_coro::executor;
+    smtp::test_report report =
+        co_await smtp::run_test(executor, std::get<smtp::prepared_test>(std::move(ready)), std::move(settings));
     co_return answer_test(*ep, ctx, t, report, diagnose);
 }
 

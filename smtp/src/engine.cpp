@@ -254,9 +254,15 @@ std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file
 }
 
 awaitable<test_report> run_test(asio::any_io_executor executor, test_request request, test_settings settings) {
-    auto before_network = std::move(settings.before_network);
-    auto shared = std::make_shared<const test_settings>(std::move(settings));
-    co_return co_await run_test(std::move(executor), std::move(request), std::move(shared), std::move(before_network));
+    co_return co_await run_test(std::move(executor), std::move(request),
+                                std::make_shared<const test_settings>(std::move(settings)));
+}
+
+awaitable<test_report> run_test(asio::any_io_executor executor, test_request request,
+                                std::shared_ptr<const test_settings> settings) {
+    auto prepared = prepare_test(request, *settings);
+    if (auto* refused = std::get_if<test_report>(&prepared)) co_return std::move(*refused);
+    co_return co_await run_test(std::move(executor), std::get<prepared_test>(std::move(prepared)), std::move(settings));
 }
 
 namespace {
@@ -266,48 +272,42 @@ namespace {
 // validation, connection and report-filling steps are functions (or a shorter coroutine) of
 // their own. The frame was 7.4 KiB per test in flight (P3).
 
-struct validated {
-    smtp_uri uri;
-    std::string from;  ///< the mailbox
-};
-
-// validate: the URI, From and a stored password; nullopt after fail() said why not.
+// validate: the URI, From and a stored password into `v`; false after fail() said why not.
 template <class Fail>
-std::optional<validated> validate(const test_request& request, const test_settings& settings, test_report& report,
-                                  Fail&& fail) {
+bool validate(const test_request& request, const test_settings& settings, prepared_test& v, Fail&& fail) {
     auto parsed = parse_smtp_uri(request.smtp_uri);
     if (auto* bad = std::get_if<invalid_input>(&parsed)) {
         fail(outcome_code::uri_invalid, bad->reason);
-        return std::nullopt;
+        return false;
     }
-    validated v{std::get<smtp_uri>(std::move(parsed)), {}};
-    report.host = v.uri.host;
-    report.port = v.uri.port;
+    v.uri = std::get<smtp_uri>(std::move(parsed));
+    v.report.host = v.uri.host;
+    v.report.port = v.uri.port;
     auto from = parse_mailbox(request.from);
     if (auto* bad = std::get_if<invalid_input>(&from)) {
         fail(outcome_code::from_invalid, bad->reason);
-        return std::nullopt;
+        return false;
     }
     v.from = std::get<std::string>(std::move(from));
     if (request.use_stored_password) {
         if (!v.uri.user) {
             fail(outcome_code::no_stored_password, "the SMTP URI names no user");
-            return std::nullopt;
+            return false;
         }
         std::optional<std::string> stored;
         try {
             if (settings.credentials) stored = settings.credentials->password_for({*v.uri.user, v.uri.host, v.uri.port});
         } catch (const std::exception& e) {
             fail(outcome_code::no_stored_password, e.what());
-            return std::nullopt;
+            return false;
         }
         if (!stored) {
             fail(outcome_code::no_stored_password, "nothing is stored for this user, host and port");
-            return std::nullopt;
+            return false;
         }
         v.uri.password = std::move(stored);
     }
-    return v;
+    return true;
 }
 
 // resolve, destination policy, connect (Happy Eyeballs): true when connected; otherwise the
@@ -498,7 +498,7 @@ awaitable<bool> connect_phase(const std::shared_ptr<connection_state>& conn, con
 }
 
 // The dialog's settings and the composed test message.
-dialog make_dialog(const validated& v, const test_settings& settings, connection_state& conn, const std::string& test_id) {
+dialog make_dialog(const prepared_test& v, const test_settings& settings, connection_state& conn, const std::string& test_id) {
     std::string ehlo = !v.uri.ehlo_domain.empty() ? v.uri.ehlo_domain : settings.ehlo_domain;
     if (ehlo.empty()) {
         error_code ec;
@@ -606,12 +606,29 @@ void conclude(test_report& report, const dialog& d, const tcp_transport& transpo
 
 }  // namespace
 
-awaitable<test_report> run_test(asio::any_io_executor executor, test_request request,
-                                std::shared_ptr<const test_settings> shared, std::function<void()> before_network) {
+std::variant<prepared_test, test_report> prepare_test(const test_request& request, const test_settings& settings) {
+    // Filled in place: a report moved between temporaries costs more than the checks.
+    std::variant<prepared_test, test_report> out(std::in_place_type<prepared_test>);
+    auto& p = std::get<prepared_test>(out);
+    p.started = std::chrono::steady_clock::now();
+    auto& report = p.report;
+    const bool valid = validate(request, settings, p, [&](outcome_code code, std::string detail) {
+        report.code = code;
+        report.failed_phase = phase::validate;
+        report.detail = std::move(detail);
+        report.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - p.started).count();
+        report.timings.push_back({phase::validate, report.total_ms});
+    });
+    if (!valid) out = test_report(std::move(report));
+    return out;
+}
+
+awaitable<test_report> run_test(asio::any_io_executor executor, prepared_test test,
+                                std::shared_ptr<const test_settings> shared) {
     co_await asio::this_coro::throw_if_cancelled(false);
     const test_settings& settings = *shared;
-    test_report report;
-    detail::driver_context ctx(settings, report, std::chrono::steady_clock::now());
+    test_report& report = test.report;
+    detail::driver_context ctx(settings, report, test.started);
     // Returns the report itself, not a copy: a test_report temporary per `co_return` would
     // each take a slot in the frame.
     auto finish = [&](outcome_code code, phase where, std::string detail) -> test_report&& {
@@ -623,15 +640,11 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
         return std::move(report);
     };
 
-    ctx.enter(phase::validate);
-    auto valid = validate(request, settings, report,
-                          [&](outcome_code code, std::string detail) { finish(code, phase::validate, std::move(detail)); });
-    if (!valid) co_return std::move(report);
-    const smtp_uri& uri = valid->uri;
+    ctx.enter(phase::validate);  // its time counts from test.started
+    const smtp_uri& uri = test.uri;
     const auto tls = settings.tls ? settings.tls : make_client_tls_context({});
 
     report.test_id = random_message_id().substr(0, 16);  // only for tests that go on the wire
-    if (before_network) before_network();
     auto conn = std::make_shared<connection_state>(executor);
     conn->timer.expires_after(settings.deadline);
     conn->timer.async_wait([conn](error_code ec) {
@@ -671,7 +684,7 @@ awaitable<test_report> run_test(asio::any_io_executor executor, test_request req
     }
 
     // the dialog
-    dialog d = make_dialog(*valid, settings, *conn, report.test_id);
+    dialog d = make_dialog(test, settings, *conn, report.test_id);
     co_await detail::drive_dialog(transport, d, ctx);
     conclude(report, d, transport, *conn, uri, ctx, cancelled());
     report.total_ms = ctx.elapsed_ms();

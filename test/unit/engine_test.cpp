@@ -349,6 +349,30 @@ BOOST_AUTO_TEST_CASE(a_transcript_is_kept_only_when_asked_for) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(validation_needs_no_io_and_refuses_with_a_report) {
+    test_settings settings;
+    auto bad = prepare_test({"smtp://[::1%25eth0]:25", "a@example.com", false}, settings);
+    BOOST_REQUIRE(std::holds_alternative<test_report>(bad));
+    const auto& refused = std::get<test_report>(bad);
+    BOOST_TEST((refused.code == outcome_code::uri_invalid));
+    BOOST_TEST((refused.failed_phase == phase::validate));
+    BOOST_REQUIRE(refused.timings.size() == 1u);
+    BOOST_TEST((refused.timings[0].which == phase::validate));
+    auto from = prepare_test({"smtp://mail.example.com:587", "not a mailbox", false}, settings);
+    BOOST_REQUIRE(std::holds_alternative<test_report>(from));
+    BOOST_TEST((std::get<test_report>(from).code == outcome_code::from_invalid));
+    BOOST_TEST(std::get<test_report>(from).host == "mail.example.com");  // the URI was read
+    auto stored = prepare_test({"smtp://bob@mail.example.com:587", "a@example.com", true}, settings);
+    BOOST_TEST((std::get<test_report>(stored).code == outcome_code::no_stored_password));
+    auto good = prepare_test({"smtp+starttls://bob:pw@mail.example.com:587", "a@example.com", false}, settings);
+    BOOST_REQUIRE(std::holds_alternative<prepared_test>(good));
+    const auto& p = std::get<prepared_test>(good);
+    BOOST_TEST(p.uri.host == "mail.example.com");
+    BOOST_TEST(p.from == "a@example.com");
+    BOOST_TEST(p.report.port == 587);
+    BOOST_TEST(p.report.timings.empty());  // run_test times the validate phase from p.started
+}
+
 BOOST_AUTO_TEST_CASE(a_cancelled_test_ends_at_once) {
     asio::io_context io;
     // A tarpit: accepts and never speaks.

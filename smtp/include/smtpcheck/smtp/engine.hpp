@@ -6,15 +6,16 @@
 #include "smtpcheck/smtp/dns.hpp"
 #include "smtpcheck/smtp/reply.hpp"
 #include "smtpcheck/smtp/report.hpp"
+#include "smtpcheck/smtp/smtp_uri.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace boost::asio::ssl {
@@ -62,25 +63,36 @@ struct test_settings {
     std::shared_ptr<dns_resolver> resolver;
     /// Where UseStoredPassword looks; null: nothing is stored.
     std::shared_ptr<const credential_store> credentials;
-    /// Called once when the test leaves validation for the network (not for a request refused
-    /// before any I/O): the HTTP layer starts watching for a client that goes away here.
-    std::function<void()> before_network;
 };
 
 /// A client context trusting the system store and, when not empty, `ca_file` (PEM). TLS 1.2
 /// is the minimum. Throws std::runtime_error when ca_file cannot be loaded.
 std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const std::string& ca_file);
 
-/// Runs the whole test under settings.deadline on `executor`. Never throws for what the
-/// server or the network does; every failure is in the report. A terminal cancellation from
-/// the caller ends the test at once.
+/// A request that passed validation (SmtpUri, From, a stored password), ready for the network.
+struct prepared_test {
+    smtp_uri uri;
+    std::string from;  ///< the mailbox
+    test_report report;  ///< the host and port; run_test goes on filling it in
+    std::chrono::steady_clock::time_point started;  ///< when validation began: the test's clock
+};
+
+/// A test's first step, without I/O: validation. The prepared test, or the report of a request
+/// refused before the network (SR_SMTP_URI_INVALID, SR_SMTP_FROM_INVALID,
+/// SR_SMTP_NO_STORED_PASSWORD). A caller that watches for its client going away starts only
+/// for a prepared test.
+std::variant<prepared_test, test_report> prepare_test(const test_request& request, const test_settings& settings);
+
+/// The network part of a prepared test, under settings->deadline on `executor`; `settings`
+/// may be shared by many tests. Never throws for what the server or the network does; every
+/// failure is in the report. A terminal cancellation from the caller ends the test at once.
+boost::asio::awaitable<test_report> run_test(boost::asio::any_io_executor executor, prepared_test test,
+                                             std::shared_ptr<const test_settings> settings);
+
+/// Both steps.
+boost::asio::awaitable<test_report> run_test(boost::asio::any_io_executor executor, test_request request,
+                                             std::shared_ptr<const test_settings> settings);
 boost::asio::awaitable<test_report> run_test(boost::asio::any_io_executor executor, test_request request,
                                              test_settings settings);
-
-/// The same with settings shared by many tests (each test holds them instead of a copy);
-/// `before_network` takes the place of settings->before_network.
-boost::asio::awaitable<test_report> run_test(boost::asio::any_io_executor executor, test_request request,
-                                             std::shared_ptr<const test_settings> settings,
-                                             std::function<void()> before_network);
 
 }  // namespace smtpcheck::smtp
