@@ -59,18 +59,20 @@ struct connection_base : std::enable_shared_from_this<connection_base> {
     asio::cancellation_signal cancel;
     auth::remembered_credential remembered;  ///< see request_context::remembered
     char peek_byte = 0;  ///< where the disconnect watch peeks
+    /// No request in progress: written by the connection, read by the shutdown and by
+    /// busy_connections() on other threads.
+    std::atomic<bool> idle{true};
 };
 
 template <class Stream>
 struct connection final : connection_base {
     explicit connection(Stream s) : stream(std::move(s)) {}
     Stream stream;
-    bool idle = true;  // only touched on the connection's strand
 
     void post_close(bool only_if_idle) override {
         auto self = std::static_pointer_cast<connection>(shared_from_this());
         asio::post(stream.get_executor(), [self, only_if_idle] {
-            if (only_if_idle && !self->idle) return;
+            if (only_if_idle && !self->idle.load(std::memory_order_relaxed)) return;
             error_code ignored;
             beast::get_lowest_layer(self->stream).socket().close(ignored);
             if (!only_if_idle) self->cancel.emit(asio::cancellation_type::terminal);
@@ -308,6 +310,14 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         }
         if (--connection_count == 0 && is_draining)
             asio::post(strand, [self = shared_from_this()] { self->check_finished(); });
+    }
+
+    std::size_t busy_connections() {
+        std::lock_guard lock(connections_mutex);
+        std::size_t n = 0;
+        for (const auto& [id, weak] : connections)
+            if (auto c = weak.lock(); c && !c->idle.load(std::memory_order_relaxed)) ++n;
+        return n;
     }
 
     void close_connections(bool only_if_idle) {
@@ -668,7 +678,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
         for (bool first = true;; first = false) {
             // Idle until the first byte of a request arrives: a stopping server closes idle
             // connections at once and lets the others finish their request.
-            conn->idle = true;
+            conn->idle.store(true, std::memory_order_relaxed);
             if (srv->is_draining) break;
             if (buffer.size() == 0) {
                 if (!first) lowest.expires_after(limits.idle_timeout);
@@ -677,7 +687,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                 if (ec) break;
                 buffer.commit(n);
             }
-            conn->idle = false;
+            conn->idle.store(false, std::memory_order_relaxed);
             // The whole header within header_timeout of its first byte, and, on a kept-alive
             // connection, never later than idle_timeout after the previous response ended:
             // a slowloris that sent its first byte just before the idle deadline had a further
@@ -950,5 +960,7 @@ awaitable<void> http_server::wait() { co_await asio::co_spawn(impl_->strand, wai
 bool http_server::draining() const { return impl_->is_draining; }
 
 std::size_t http_server::open_connections() const { return impl_->connection_count; }
+
+std::size_t http_server::busy_connections() const { return impl_->busy_connections(); }
 
 }  // namespace smtpcheck::server

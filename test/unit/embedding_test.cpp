@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -60,10 +61,38 @@ asio::awaitable<std::optional<response>> deny_when_asked(bool deny) {
     co_return std::nullopt;
 }
 
-router test_routes(std::string tag) {
+// A handler's gate: the test sees the handler enter and lets it finish, so the order of
+// events is the test's, not a matter of sleeping long enough.
+struct gate {
+    std::atomic<int> entered{0};
+    std::atomic<bool> open{false};
+};
+
+asio::awaitable<response> gated_response(std::shared_ptr<gate> g, std::string body) {
+    ++g->entered;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i < 2000 && !g->open; ++i) {  // at most 10 s
+        timer.expires_after(std::chrono::milliseconds(5));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    co_return response{http::status::ok, "text/plain", std::move(body), {}, false};
+}
+
+// Polls `done` every 5 ms for at most `limit`; whether it came true.
+template <class Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > end) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
+
+router test_routes(std::string tag, std::shared_ptr<gate> slow = std::make_shared<gate>()) {
     router r;
     r.add(route_scope::root, "/slow", http::verb::get,
-          {nullptr, [](request_context&, request&) { return delayed_response(std::chrono::milliseconds(300), "slow done"); }});
+          {nullptr, [slow](request_context&, request&) { return gated_response(slow, "slow done"); }});
     r.add(route_scope::root, "/stuck", http::verb::get,
           {nullptr, [](request_context&, request&) { return delayed_response(std::chrono::seconds(60), "never"); }});
     r.add(route_scope::root, "/echo", http::verb::post,
@@ -183,7 +212,8 @@ BOOST_AUTO_TEST_CASE(two_servers_share_one_io_context_and_keep_their_own_routes)
 
 BOOST_AUTO_TEST_CASE(graceful_stop_answers_the_request_in_flight_and_closes_idle_connections) {
     host_program host;
-    auto& s = host.add(test_config(), test_routes("a"));
+    auto slow = std::make_shared<gate>();
+    auto& s = host.add(test_config(), test_routes("a", slow));
     host.run();
     auto port = port_of(s);
 
@@ -193,16 +223,15 @@ BOOST_AUTO_TEST_CASE(graceful_stop_answers_the_request_in_flight_and_closes_idle
 
     client busy(port);
     busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    BOOST_REQUIRE(eventually([&] { return slow->entered == 1; }));
 
     // A request whose first bytes arrived before the stop is in flight too.
     client partial(port);
     partial.send("GET /readyz HTTP/1.1\r\n");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    BOOST_REQUIRE(eventually([&] { return s.busy_connections() == 2; }));
 
     s.stop();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    BOOST_TEST(s.draining());
+    BOOST_TEST(eventually([&] { return s.draining(); }));
     BOOST_TEST(idle.closed_by_peer());
 
     partial.send("Host: x\r\n\r\n");
@@ -211,6 +240,7 @@ BOOST_AUTO_TEST_CASE(graceful_stop_answers_the_request_in_flight_and_closes_idle
     BOOST_TEST(ready.body() == "draining");
     BOOST_TEST(!ready.keep_alive());
 
+    slow->open = true;
     auto res = busy.read();
     BOOST_TEST(res.result_int() == 200);
     BOOST_TEST(res.body() == "slow done");
@@ -230,7 +260,7 @@ BOOST_AUTO_TEST_CASE(the_grace_period_cancels_what_is_left) {
     host.run();
     client stuck(port_of(s));
     stuck.send("GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    BOOST_REQUIRE(eventually([&] { return s.busy_connections() == 1; }));
     s.stop();
     // The handler waits 60 s; the stop must not.
     BOOST_TEST(host.finished_within(std::chrono::seconds(5)));

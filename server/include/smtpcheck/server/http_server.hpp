@@ -49,6 +49,9 @@ public:
 
     bool draining() const;
     std::size_t open_connections() const;
+    /// Connections with a request in progress: its first byte read, its response not yet
+    /// written. Safe from any thread.
+    std::size_t busy_connections() const;
 
     struct impl;
 
