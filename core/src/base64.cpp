@@ -14,12 +14,15 @@ std::string base64_encode(std::string_view data) {
 
 std::optional<std::string> base64_decode(std::string_view text) {
     if (text.size() % 4 != 0) return std::nullopt;
+    // Padding is at most two '=' at the end: EVP_DecodeBlock took "Z===" for one octet.
+    const auto data_end = text.find_last_not_of('=');
+    const std::size_t pad = data_end == std::string_view::npos ? text.size() : text.size() - 1 - data_end;
+    if (pad > 2 || text.substr(0, text.size() - pad).find('=') != std::string_view::npos) return std::nullopt;
     std::string out(3 * text.size() / 4, '\0');
     int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                             reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
     if (n < 0) return std::nullopt;
     // EVP_DecodeBlock counts the padding as zero octets.
-    std::size_t pad = text.ends_with("==") ? 2 : text.ends_with("=") ? 1 : 0;
     out.resize(static_cast<std::size_t>(n) - pad);
     return out;
 }
