@@ -501,28 +501,32 @@ bool client_gone(const error_code& ec) {
            ec == beast::error::timeout || ec == asio::error::connection_reset;
 }
 
-// The front end's answer to a header it could not read or frame safely (RFC 9112 6.3, 11.2);
-// nothing when the request may go on to the router.
-std::optional<response> refuse_unreadable(const http_server::impl& srv, const error_code& hec, request_context& ctx) {
+// The front end's answer to a header it could not read or frame safely (RFC 9112 6.3, 11.2),
+// into `res`; false when the request may go on to the router. (The helpers below answer into
+// the connection's response too: an optional<response> moved about cost ~100 instructions.)
+bool refuse_unreadable(const http_server::impl& srv, const error_code& hec, request_context& ctx, response& res) {
+    if (!hec && ctx.header->framing_problem.empty()) return false;  // nearly every request
     if (hec == http::error::header_limit || hec == http::error::buffer_overflow)
-        return srv.front_error(http::status::request_header_fields_too_large, "RequestHeaderFieldsTooLarge", "http", ctx);
-    if (hec == http::error::body_limit)
-        return srv.front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx);
-    if (hec) return srv.front_error(http::status::bad_request, "MalformedRequest", "http", ctx);
-    if (!ctx.header->framing_problem.empty()) {
+        res = srv.front_error(http::status::request_header_fields_too_large, "RequestHeaderFieldsTooLarge", "http", ctx);
+    else if (hec == http::error::body_limit)
+        res = srv.front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx);
+    else if (hec)
+        res = srv.front_error(http::status::bad_request, "MalformedRequest", "http", ctx);
+    else if (!ctx.header->framing_problem.empty()) {
         srv.log_at(spdlog::level::debug, "refused request from {}: {}", ctx.peer, ctx.header->framing_problem);
-        return srv.front_error(http::status::bad_request, "AmbiguousFraming", "http", ctx);
-    }
-    return std::nullopt;
+        res = srv.front_error(http::status::bad_request, "AmbiguousFraming", "http", ctx);
+    } else
+        return false;
+    return true;
 }
 
-// What the router answers itself: a CORS preflight or plain OPTIONS (without authentication),
-// 404, 405 with Allow, a target that does not parse. Nothing when a handler takes the request.
-std::optional<response> route_without_handler(const http_server::impl& srv, const router::match_result& match,
-                                              http::verb method, request_context& ctx,
-                                              const std::optional<std::string>& cors_origin) {
+// What the router answers itself, into `res`: a CORS preflight or plain OPTIONS (without
+// authentication), 404, 405 with Allow, a target that does not parse. False when a handler
+// takes the request.
+bool route_without_handler(const http_server::impl& srv, const router::match_result& match, http::verb method,
+                           request_context& ctx, const std::optional<std::string>& cors_origin, response& res) {
     if (method == http::verb::options && match.status == http::status::method_not_allowed) {
-        response res{http::status::no_content, {}, {}, {}, false};
+        res = response{http::status::no_content, {}, {}, {}, false};
         res.headers.emplace_back("Allow", std::string(match.allow) + ", OPTIONS");
         if (cors_origin) {
             res.headers.emplace_back("Access-Control-Allow-Methods", std::string(match.allow) + ", OPTIONS");
@@ -531,61 +535,61 @@ std::optional<response> route_without_handler(const http_server::impl& srv, cons
                                      "X-Request-Id, SO-Language, SO-Culture, SO-TimeZone, SO-AppToken");
             res.headers.emplace_back("Access-Control-Max-Age", "600");
         }
-        return res;
+        return true;
     }
-    if (match.handler) return std::nullopt;
+    if (match.handler) return false;
     if (match.status == http::status::method_not_allowed) {
-        auto res = srv.front_error(match.status, "MethodNotAllowed", "router", ctx);
+        res = srv.front_error(match.status, "MethodNotAllowed", "router", ctx);
         res.headers.emplace_back("Allow", match.allow);
-        return res;
+    } else if (match.status == http::status::not_found) {
+        res = srv.front_error(match.status, "NotFound", "router", ctx);
+    } else {
+        res = srv.front_error(match.status, "MalformedRequest", "router", ctx);
     }
-    if (match.status == http::status::not_found) return srv.front_error(match.status, "NotFound", "router", ctx);
-    return srv.front_error(match.status, "MalformedRequest", "router", ctx);
+    return true;
 }
 
-struct body_result {
-    bool client_gone = false;
-    std::optional<response> refusal;  ///< 413 or 400
-};
+enum class body_state { complete, need_more, refused, client_gone };
 
-body_result body_refusal(const http_server::impl& srv, const error_code& ec, request_context& ctx) {
+// A failed body read: the client gone, or the refusal (413, 400) in `res`.
+body_state body_refusal(const http_server::impl& srv, const error_code& ec, request_context& ctx, response& res) {
     if (ec == beast::error::timeout || ec == asio::error::operation_aborted || ec == http::error::end_of_stream ||
         ec == asio::error::eof)
-        return body_result{true, std::nullopt};
-    if (ec == http::error::body_limit)
-        return body_result{false, srv.front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx)};
-    return body_result{false, srv.front_error(http::status::bad_request, "MalformedRequest", "http", ctx)};
+        return body_state::client_gone;
+    res = ec == http::error::body_limit
+              ? srv.front_error(http::status::payload_too_large, "PayloadTooLarge", "http", ctx)
+              : srv.front_error(http::status::bad_request, "MalformedRequest", "http", ctx);
+    return body_state::refused;
 }
 
 // The body from what is already buffered, without I/O: most bodies arrive with their header.
-// Nothing when more must be read (read_body).
-std::optional<body_result> body_from_buffer(const http_server::impl& srv, beast::flat_buffer& buffer,
-                                            http::request_parser<http::string_body>& parser, request_context& ctx) {
-    if (parser.is_done()) return body_result{};
-    if (buffer.size() == 0) return std::nullopt;
+// need_more when more must be read (read_body).
+body_state body_from_buffer(const http_server::impl& srv, beast::flat_buffer& buffer,
+                            http::request_parser<http::string_body>& parser, request_context& ctx, response& res) {
+    if (parser.is_done()) return body_state::complete;
+    if (buffer.size() == 0) return body_state::need_more;
     parser.eager(true);
     error_code ec;
     buffer.consume(parser.put(buffer.data(), ec));
-    if (ec && ec != http::error::need_more) return body_refusal(srv, ec, ctx);
-    if (parser.is_done()) return body_result{};
-    return std::nullopt;
+    if (ec && ec != http::error::need_more) return body_refusal(srv, ec, ctx, res);
+    return parser.is_done() ? body_state::complete : body_state::need_more;
 }
 
 // The body after the header when it is not all buffered: `100 Continue` first when the client
 // asked for it, then the rest within body_timeout.
 template <class Stream>
-awaitable<body_result> read_body(const http_server::impl& srv, Stream& stream, beast::flat_buffer& buffer,
-                                 http::request_parser<http::string_body>& parser, request_context& ctx) {
+awaitable<body_state> read_body(const http_server::impl& srv, Stream& stream, beast::flat_buffer& buffer,
+                                 http::request_parser<http::string_body>& parser, request_context& ctx, response& res) {
     const auto& limits = srv.cfg.server;
     if (core::iequals_ascii(ctx.header->expect, "100-continue")) {
         error_code wec;
         static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
         co_await write_all(stream, continue_line, limits.body_timeout, wec);
-        if (wec) co_return body_result{true, std::nullopt};
+        if (wec) co_return body_state::client_gone;
     }
     beast::get_lowest_layer(stream).expires_after(limits.body_timeout);
     const error_code bec = co_await read_message_part(stream, buffer, parser, false);
-    co_return bec ? body_refusal(srv, bec, ctx) : body_result{};
+    co_return bec ? body_refusal(srv, bec, ctx, res) : body_state::complete;
 }
 
 // While a handler of a route with cancel_on_disconnect runs: the handler may call
@@ -707,11 +711,9 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             ctx.tls = is_tls<Stream>;
             ctx.remembered = &conn->remembered;
             ctx.default_language = srv->cfg.api.default_language;
-            header_facts facts;
-            if (!hec || parser.is_header_done()) {
-                facts = read_header(parser.get().base());
-                ctx.header = &facts;
-            }
+            const bool header_read = !hec || parser.is_header_done();
+            const header_facts facts = header_read ? read_header(parser.get().base()) : header_facts{};
+            if (header_read) ctx.header = &facts;
             if (hec && client_gone(hec)) break;
             const http::verb method = hec ? http::verb::unknown : parser.get().method();
             const bool head = method == http::verb::head;
@@ -726,17 +728,22 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                                          : allowed_origin(srv->cfg.server, facts.origin);
             response res;
             std::size_t route_index = static_cast<std::size_t>(-1);
-            std::optional<response> early = refuse_unreadable(*srv, hec, ctx);
+            bool early = refuse_unreadable(*srv, hec, ctx, res);
             if (!early) {
                 const auto match = srv->routes.match(method, parser.get().target());
                 route_index = match.resource;
-                early = route_without_handler(*srv, match, method, ctx, cors_origin);
-                if (!early && match.handler->on_header) early = co_await match.handler->on_header(ctx, parser.get().base());
+                early = route_without_handler(*srv, match, method, ctx, cors_origin, res);
+                if (!early && match.handler->on_header) {
+                    if (auto refused = co_await match.handler->on_header(ctx, parser.get().base())) {
+                        res = std::move(*refused);
+                        early = true;
+                    }
+                }
                 if (!early) {
-                    auto body = body_from_buffer(*srv, buffer, parser, ctx);
-                    if (!body) body = co_await read_body(*srv, stream, buffer, parser, ctx);
-                    if (body->client_gone) break;
-                    early = std::move(body->refusal);
+                    auto body = body_from_buffer(*srv, buffer, parser, ctx, res);
+                    if (body == body_state::need_more) body = co_await read_body(*srv, stream, buffer, parser, ctx, res);
+                    if (body == body_state::client_gone) break;
+                    early = body == body_state::refused;
                 }
                 if (!early) {
                     lowest.expires_never();
@@ -752,12 +759,9 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                     }
                 }
             }
-            if (early) {
-                res = std::move(*early);
-                // An unread body, or a request that could not be framed: no further request
-                // can follow on this connection.
-                if (hec || !facts.framing_problem.empty() || !parser.is_done()) res.close = linger = true;
-            }
+            // An unread body, or a request that could not be framed: no further request can
+            // follow on this connection.
+            if (early && (hec || !facts.framing_problem.empty() || !parser.is_done())) res.close = linger = true;
 
             // write: the response, then the metrics and the access log line
             if (!hec && !srv->cfg.server.cors_origins.empty()) add_cors_headers(res, cors_origin);
