@@ -161,15 +161,15 @@ void authenticator::failed(std::string_view peer) { failures_.add(limit_key(peer
 // succeeds: 300 concurrent wrong passwords from one address got 300 verdicts of 401 when only
 // finished failures counted (issue 11). The address's window then bounds its verifications
 // in progress too.
-std::optional<verdict> authenticator::begin_attempt(std::string_view peer) {
-    if (auto wait = failures_.take(limit_key(peer))) return too_many(peer, *wait);
+std::optional<verdict> authenticator::begin_attempt(std::string_view peer, core::rate_limiter::counted_in& where) {
+    if (auto wait = failures_.take(limit_key(peer), core::rate_limiter::clock::now(), &where)) return too_many(peer, *wait);
     return std::nullopt;
 }
 
 // A window left at no failures is dropped, so that the limiter costs nothing more on the
 // requests that follow a good login (each looked its address up again).
-void authenticator::end_attempt(std::string_view peer, bool succeeded) {
-    if (succeeded) failures_.give_back(limit_key(peer));
+void authenticator::end_attempt(std::string_view peer, bool succeeded, core::rate_limiter::counted_in where) {
+    if (succeeded) failures_.give_back(limit_key(peer), where);
 }
 
 asio::awaitable<authenticator::password_check> authenticator::password_ok(const std::string& user,
@@ -196,16 +196,17 @@ asio::awaitable<authenticator::password_check> authenticator::password_ok(const 
         std::lock_guard lock(mutex_);
         counted = !running_.contains(key);
     }
+    core::rate_limiter::counted_in where;  // the window a success is given back to
     if (counted)
-        if (auto refused = begin_attempt(peer)) co_return password_check{false, std::move(refused)};
+        if (auto refused = begin_attempt(peer, where)) co_return password_check{false, std::move(refused)};
     auto ok = co_await verify_shared(key, hash != s_.users.end(), user, password, encoded, valid_until);
     if (!ok) {  // too many verifications running: not a guess, so not a failure
-        if (counted) end_attempt(peer, true);
+        if (counted) end_attempt(peer, true, where);
         auto v = deny(verdict::kind::too_many_requests, "too many password checks in progress");
         v.retry_after = std::chrono::seconds(1);
         co_return password_check{false, std::move(v)};
     }
-    if (counted) end_attempt(peer, *ok);
+    if (counted) end_attempt(peer, *ok, where);
     co_return password_check{*ok, std::nullopt};
 }
 

@@ -15,12 +15,13 @@ rate_limiter::table::iterator rate_limiter::find(std::string_view key) {
     return it;
 }
 
-rate_limiter::window& rate_limiter::open(std::string_view key, clock::time_point now) {
+rate_limiter::window& rate_limiter::open(std::string_view key, clock::time_point now, bool* overflow) {
     std::string k(key);
     if (windows_.size() >= max_keys_ && !windows_.contains(k)) {
         std::erase_if(windows_, [&](const auto& kv) { return expired(kv.second, now); });
         if (windows_.size() >= max_keys_) k = overflow_key;
     }
+    if (overflow) *overflow = k == overflow_key;
     auto& w = windows_[std::move(k)];
     if (w.count == 0 || expired(w, now)) w = {now, 0};
     return w;
@@ -43,9 +44,12 @@ std::optional<std::chrono::seconds> rate_limiter::over_limit(std::string_view ke
     return wait(it->second, now);
 }
 
-std::optional<std::chrono::seconds> rate_limiter::take(std::string_view key, clock::time_point now) {
+std::optional<std::chrono::seconds> rate_limiter::take(std::string_view key, clock::time_point now,
+                                                      counted_in* where) {
     std::lock_guard lock(mutex_);
-    auto& w = open(key, now);
+    bool overflow = false;
+    auto& w = open(key, now, &overflow);
+    if (where) where->overflow = overflow;
     if (auto w8 = wait(w, now)) return w8;
     ++w.count;
     return std::nullopt;
@@ -56,9 +60,9 @@ void rate_limiter::add(std::string_view key, clock::time_point now) {
     ++open(key, now).count;
 }
 
-void rate_limiter::give_back(std::string_view key) {
+void rate_limiter::give_back(std::string_view key, counted_in where) {
     std::lock_guard lock(mutex_);
-    auto it = find(key);
+    auto it = windows_.find(std::string(where.overflow ? overflow_key : key));
     if (it == windows_.end() || it->second.count == 0) return;
     if (--it->second.count == 0) windows_.erase(it);
 }

@@ -20,9 +20,9 @@ inline double qvalue(std::string_view text) {
     return std::clamp(q, 0.0, 1.0);
 }
 
-/// Calls f(item, parameters, q) for each non-empty element of `list`: the item is the trimmed
-/// text before the first ';', the parameters what follows it, q its q parameter (`q=` or
-/// `Q=`, any position; 1 without one).
+/// Calls f(item, q) for each non-empty element of `list`: the item is the trimmed text before
+/// the first ';', q its q parameter (`q=` or `Q=`, any position; 1 without one; an empty `q=`
+/// is not a number, so 0).
 template <class F>
 void for_each_weighted(std::string_view list, F&& f) {
     while (!list.empty()) {

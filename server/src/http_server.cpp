@@ -754,7 +754,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                     } catch (const std::exception& e) {
                         srv->log_at(srv->is_draining ? spdlog::level::info : spdlog::level::err,
                                     "request {} failed: {}", ctx.request_id, e.what());
-                        ctx.header = nullptr;  // the request may be gone: answer in the defaults
+                        ctx.forget_header();  // the request may be gone: answer in the defaults
                         res = srv->front_error(http::status::internal_server_error, "InternalError", "server", ctx);
                     }
                 }

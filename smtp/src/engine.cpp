@@ -640,7 +640,7 @@ awaitable<test_report> run_test(asio::any_io_executor executor, prepared_test te
         return std::move(report);
     };
 
-    ctx.enter(phase::validate);  // its time counts from test.started
+    ctx.resume(phase::validate);  // its time counts from test.started: validation is in it
     const smtp_uri& uri = test.uri;
     const auto tls = settings.tls ? settings.tls : make_client_tls_context({});
 

@@ -373,6 +373,35 @@ BOOST_AUTO_TEST_CASE(validation_needs_no_io_and_refuses_with_a_report) {
     BOOST_TEST(p.report.timings.empty());  // run_test times the validate phase from p.started
 }
 
+// The validate phase is timed from when validation began, not from when run_test started
+// (its timing had left out the parsing, the store lookup and the coroutine's start).
+BOOST_AUTO_TEST_CASE(the_validate_phase_counts_from_the_prepared_tests_clock) {
+    asio::io_context io;
+    asio::ip::tcp::acceptor closed(io, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = closed.local_endpoint().port();
+    closed.close();  // nothing listens: the connect is refused at once
+    auto settings = std::make_shared<test_settings>();
+    settings->destinations.allow_private = true;
+    settings->destinations.any_port = true;
+    auto ready = prepare_test({"smtp://127.0.0.1:" + std::to_string(port), "a@example.com", false}, *settings);
+    BOOST_REQUIRE(std::holds_alternative<prepared_test>(ready));
+    auto& p = std::get<prepared_test>(ready);
+    p.started -= std::chrono::seconds(1);  // as if validation had taken a second
+    std::optional<test_report> report;
+    asio::co_spawn(io, run_test(io.get_executor(), std::move(p), settings),
+                   [&](std::exception_ptr e, test_report r) {
+                       if (e) std::rethrow_exception(e);
+                       report = std::move(r);
+                   });
+    io.run();
+    BOOST_REQUIRE(report);
+    BOOST_TEST((report->code == outcome_code::connect_failed));
+    BOOST_REQUIRE(!report->timings.empty());
+    BOOST_TEST((report->timings[0].which == phase::validate));
+    BOOST_TEST(report->timings[0].ms >= 1000.0);
+    BOOST_TEST(report->total_ms >= 1000.0);
+}
+
 BOOST_AUTO_TEST_CASE(a_cancelled_test_ends_at_once) {
     asio::io_context io;
     // A tarpit: accepts and never speaks.

@@ -99,8 +99,8 @@ private:
                                                std::chrono::steady_clock::time_point* valid_until);
     verdict limited(std::string_view peer);
     void failed(std::string_view peer);
-    std::optional<verdict> begin_attempt(std::string_view peer);
-    void end_attempt(std::string_view peer, bool succeeded);
+    std::optional<verdict> begin_attempt(std::string_view peer, core::rate_limiter::counted_in& where);
+    void end_attempt(std::string_view peer, bool succeeded, core::rate_limiter::counted_in where);
 
     settings s_;
     keyed_hmac cache_key_;   ///< random key per process: the cache never holds a password, only its keyed hash

@@ -12,6 +12,11 @@
 
 namespace smtpcheck::core {
 
+/// Where rate_limiter::take() counted an event, for give_back.
+struct rate_limiter_counted_in {
+    bool overflow = false;  ///< the shared window of untracked keys
+};
+
 /// At most `limit` events per key in a window that starts with the key's first event.
 /// Thread-safe. Memory is bounded: at most `max_keys` keys are tracked; a new key past that
 /// first drops expired windows, and if the table is still full it shares one overflow window
@@ -27,13 +32,17 @@ public:
     /// The wait (whole seconds, rounded up, at least 1) before `key` may count again, or
     /// nothing when it is under the limit. Counts nothing.
     std::optional<std::chrono::seconds> over_limit(std::string_view key, clock::time_point now = clock::now());
-    /// Counts one event for `key` unless it is at the limit; then the wait instead.
-    std::optional<std::chrono::seconds> take(std::string_view key, clock::time_point now = clock::now());
+    using counted_in = rate_limiter_counted_in;
+    /// Counts one event for `key` unless it is at the limit; then the wait instead. `where`,
+    /// when given, says which window counted it.
+    std::optional<std::chrono::seconds> take(std::string_view key, clock::time_point now = clock::now(),
+                                             counted_in* where = nullptr);
     /// Counts one event whatever the limit.
     void add(std::string_view key, clock::time_point now = clock::now());
-    /// Gives back one event that take() or add() counted for `key` (in the overflow window when
-    /// that is where it went); a window back at zero is dropped.
-    void give_back(std::string_view key);
+    /// Gives back one event that take() counted for `key` in the window `where` says (the
+    /// table may have changed size since); a window back at zero is dropped, one that has
+    /// gone meanwhile (expired) is left gone.
+    void give_back(std::string_view key, counted_in where = {});
 
     /// No window open: callers may skip working out a key.
     bool empty() const;
@@ -48,7 +57,7 @@ private:
     using table = std::unordered_map<std::string, window>;
     /// The window `key` counts in (the overflow one when untracked and full); end() if none.
     table::iterator find(std::string_view key);
-    window& open(std::string_view key, clock::time_point now);
+    window& open(std::string_view key, clock::time_point now, bool* overflow = nullptr);
     std::optional<std::chrono::seconds> wait(const window& w, clock::time_point now) const;
     bool expired(const window& w, clock::time_point now) const { return now - w.start >= window_; }
 

@@ -63,6 +63,13 @@ struct request_context {
     /// SO-Culture), worked out on first use. Without a header: JSON and the default language.
     serialization::media_type media();
     const serialization::language_choice& language();
+    /// From now on as if no header had been read (JSON, the default language): for an
+    /// answer after the request may have been released.
+    void forget_header() {
+        header = nullptr;
+        media_.reset();
+        language_.reset();
+    }
 
     /// The connection's memory of its last accepted Basic credential (auth::authenticator::check).
     auth::remembered_credential* remembered = nullptr;

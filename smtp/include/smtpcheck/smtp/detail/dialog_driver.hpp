@@ -53,6 +53,9 @@ public:
 
     bool keeps_transcript() const { return keep_; }
 
+    /// The first phase, timed from `started` (the test's clock began before this context).
+    void resume(phase p) { current_ = p; }
+
     /// Closes the running phase's timing when the phase changes.
     void enter(phase p) {
         if (current_ && *current_ == p) return;
