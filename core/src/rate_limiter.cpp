@@ -10,19 +10,23 @@ rate_limiter::rate_limiter(unsigned limit, std::size_t max_keys, clock::duration
     : limit_(limit), max_keys_(max_keys < 1 ? 1 : max_keys), window_(window) {}
 
 rate_limiter::table::iterator rate_limiter::find(std::string_view key) {
-    auto it = windows_.find(std::string(key));
-    if (it == windows_.end() && windows_.size() >= max_keys_) it = windows_.find(std::string(overflow_key));
+    auto it = windows_.find(key);
+    if (it == windows_.end() && windows_.size() >= max_keys_) it = windows_.find(overflow_key);
     return it;
 }
 
 rate_limiter::window& rate_limiter::open(std::string_view key, clock::time_point now, bool* overflow) {
-    std::string k(key);
-    if (windows_.size() >= max_keys_ && !windows_.contains(k)) {
-        std::erase_if(windows_, [&](const auto& kv) { return expired(kv.second, now); });
-        if (windows_.size() >= max_keys_) k = overflow_key;
+    auto it = windows_.find(key);  // a key already counting: no string made
+    if (it == windows_.end()) {
+        if (windows_.size() >= max_keys_) {
+            std::erase_if(windows_, [&](const auto& kv) { return expired(kv.second, now); });
+            if (windows_.size() >= max_keys_) key = overflow_key;
+        }
+        it = windows_.find(key);
+        if (it == windows_.end()) it = windows_.emplace(std::string(key), window{}).first;
     }
-    if (overflow) *overflow = k == overflow_key;
-    auto& w = windows_[std::move(k)];
+    if (overflow) *overflow = key == overflow_key;
+    auto& w = it->second;
     if (w.count == 0 || expired(w, now)) w = {now, 0};
     return w;
 }
@@ -62,7 +66,7 @@ void rate_limiter::add(std::string_view key, clock::time_point now) {
 
 void rate_limiter::give_back(std::string_view key, counted_in where) {
     std::lock_guard lock(mutex_);
-    auto it = windows_.find(std::string(where.overflow ? overflow_key : key));
+    auto it = windows_.find(where.overflow ? overflow_key : key);
     if (it == windows_.end() || it->second.count == 0) return;
     if (--it->second.count == 0) windows_.erase(it);
 }

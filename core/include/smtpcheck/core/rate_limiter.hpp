@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,14 +48,18 @@ public:
     /// No window open: callers may skip working out a key.
     bool empty() const;
     std::size_t tracked_keys() const;
-    unsigned limit() const { return limit_; }
 
 private:
     struct window {
         clock::time_point start;
         unsigned count = 0;
     };
-    using table = std::unordered_map<std::string, window>;
+    // Looked up by string_view: a lookup on the request path makes no string.
+    struct key_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    using table = std::unordered_map<std::string, window, key_hash, std::equal_to<>>;
     /// The window `key` counts in (the overflow one when untracked and full); end() if none.
     table::iterator find(std::string_view key);
     window& open(std::string_view key, clock::time_point now, bool* overflow = nullptr);
