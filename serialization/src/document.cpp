@@ -186,33 +186,28 @@ std::string write_xml(const document& d) {
 
 std::string write(const document& d, media_type m) { return is_xml(m) ? write_xml(d) : write_json(d); }
 
-namespace {
-// $select's paths, lowercase; empty selects everything.
-std::vector<std::string> select_paths(std::string_view select) {
-    std::vector<std::string> paths;
+selection::selection(std::string_view select) {
     while (!select.empty()) {
         auto comma = select.find(',');
         auto item = trim(select.substr(0, comma));
         select.remove_prefix(comma == std::string_view::npos ? select.size() : comma + 1);
-        if (!item.empty()) paths.push_back(core::lower_ascii(item));
+        if (!item.empty()) paths_.push_back(core::lower_ascii(item));
     }
-    return paths;
-}
-}  // namespace
-
-void apply_select(json::object& body, std::string_view select) {
-    const auto paths = select_paths(select);
-    if (!paths.empty()) select_in(body, paths);
 }
 
-bool selects(std::string_view select, std::string_view name) {
-    const auto paths = select_paths(select);
-    if (paths.empty()) return true;
+void selection::apply(json::object& body) const {
+    if (!paths_.empty()) select_in(body, paths_);
+}
+
+bool selection::keeps(std::string_view name) const {
+    if (paths_.empty()) return true;
     const auto lower = core::lower_ascii(name);
-    return std::any_of(paths.begin(), paths.end(), [&](const std::string& p) {
+    return std::any_of(paths_.begin(), paths_.end(), [&](const std::string& p) {
         return p == lower || (p.size() > lower.size() && p.starts_with(lower) && p[lower.size()] == '/');
     });
 }
+
+void apply_select(json::object& body, std::string_view select) { selection(select).apply(body); }
 
 std::optional<std::string> select_parameter(std::string_view target) {
     auto q = target.find('?');

@@ -83,8 +83,14 @@ struct test_to_run {
     smtp::test_request test;
     serialization::language_choice lang;
     serialization::media_type media;
-    std::optional<std::string> select;  ///< $select of the target
+    std::optional<serialization::selection> select;  ///< $select of the target, parsed once
 };
+
+std::optional<serialization::selection> select_of(std::string_view target) {
+    auto text = serialization::select_parameter(target);
+    if (!text) return std::nullopt;
+    return serialization::selection(*text);
+}
 
 // Before the test: the body decoded and the limits passed (the test then counts as in
 // flight), or the refusal to send.
@@ -117,7 +123,7 @@ std::variant<test_to_run, response> accept_test(test_endpoint& ep, request_conte
         return r;
     }
     return test_to_run{{std::move(body.smtp_uri).value_or(""), std::move(body.from).value_or(""), body.use_stored_password},
-                       std::move(lang), media, serialization::select_parameter(req.target())};
+                       std::move(lang), media, select_of(req.target())};
 }
 
 // After the test: counted, logged when slow, answered.
@@ -132,7 +138,7 @@ response answer_test(test_endpoint& ep, const request_context& ctx, const test_t
                      static_cast<int>(report.total_ms), timings);
     }
     // Words only for what $select keeps (composing ErrorMessage is most of a failed test's answer).
-    auto wanted = [&](std::string_view name) { return !t.select || serialization::selects(*t.select, name); };
+    auto wanted = [&](std::string_view name) { return !t.select || t.select->keeps(name); };
     const auto message = wanted("ErrorMessage")
                              ? serialization::report_message(report, t.lang, ep.texts, ep.settings.deadline)
                              : std::nullopt;
@@ -144,7 +150,7 @@ response answer_test(test_endpoint& ep, const request_context& ctx, const test_t
                        report, message,
                        wanted("Hint") ? serialization::report_hint(report, t.lang, ep.texts) : std::nullopt)
                  : serialization::test_result_document(report, message, &arena);
-    if (t.select) serialization::apply_select(doc.body, *t.select);
+    if (t.select) t.select->apply(doc.body);
     return response{http::status::ok, serialization::content_type_of(t.media), serialization::write(doc, t.media), {},
                     false};
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace smtpcheck::serialization {
 
@@ -33,12 +34,21 @@ std::string write_json(const document& d);
 std::string write_xml(const document& d);
 std::string write(const document& d, media_type m);
 
-/// SPEC 2.5: every property not selected becomes null in its place; names case-insensitive,
-/// spaces trimmed, `/` for nested paths, unknown names ignored; empty selects everything.
+/// SPEC 2.5's `$select`, parsed once: names case-insensitive, spaces trimmed, `/` for nested
+/// paths, unknown names ignored; empty selects everything.
+class selection {
+public:
+    explicit selection(std::string_view select);
+    /// Every property not selected becomes null in its place.
+    void apply(boost::json::object& body) const;
+    /// Whether apply() keeps the top-level property `name` (or part of it), so that a value it
+    /// would null need not be made.
+    bool keeps(std::string_view name) const;
+
+private:
+    std::vector<std::string> paths_;  ///< lowercase
+};
 void apply_select(boost::json::object& body, std::string_view select);
-/// Whether apply_select(body, select) keeps the top-level property `name` (or part of it), so
-/// that a value it would null need not be made.
-bool selects(std::string_view select, std::string_view name);
 
 /// The `$select` (or `%24select`) query parameter of a request target, percent-decoded.
 std::optional<std::string> select_parameter(std::string_view target);
