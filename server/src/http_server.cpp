@@ -453,8 +453,30 @@ awaitable<error_code> read_message_part(Stream& stream, beast::flat_buffer& buff
     }
 }
 
+// Sends what the socket takes at once, without a trip through the scheduler, as nginx does;
+// the caller awaits write_all only for what is left (a large body, a full send buffer). A
+// plain connection's socket is non-blocking (serve_connection). TLS goes through write_all.
+//
+// Why it matters (issue 17): an awaited write that completes at once is posted to the back of
+// the scheduler's queue. The connection came back to read only after a whole pass over the
+// queue, found the client's next request already there, and took it with a speculative read,
+// never waiting in the reactor. Under 10,000 connections those connections went round the
+// queue again and again, while connections that did wait in the reactor were taken from
+// epoll at most 128 per pass (Asio's batch) and starved for seconds: 5,000 sockets held an
+// unread request for over a second, and wrk timed out in multiples of 128.
 template <class Stream>
-awaitable<void> write_all(Stream& stream, const std::string& bytes, milliseconds timeout, error_code& ec) {
+std::size_t send_now(Stream& stream, std::string_view bytes, error_code& ec) {
+    if constexpr (is_tls<Stream>) {
+        return 0;
+    } else {
+        auto n = beast::get_lowest_layer(stream).socket().write_some(asio::buffer(bytes), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::interrupted) ec = {};
+        return ec ? 0 : n;
+    }
+}
+
+template <class Stream>
+awaitable<void> write_all(Stream& stream, std::string_view bytes, milliseconds timeout, error_code& ec) {
     beast::get_lowest_layer(stream).expires_after(timeout);
     auto [wec, n] = co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
     ec = wec;
@@ -659,12 +681,17 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
     // After a cancellation the remaining operations fail on the closed socket instead of
     // throwing, so the connection still ends through the normal path.
     co_await asio::this_coro::throw_if_cancelled(false);
+    if constexpr (!is_tls<Stream>) {
+        error_code ignored;
+        lowest.socket().non_blocking(true, ignored);  // for send_now
+    }
 
     beast::flat_buffer buffer(limits.header_limit + limits.body_limit + 16384);
     std::string out;  // grows with the first response, then is reused
     std::string id_buffer;
     date_header date;
     bool linger = false;
+    unsigned pipelined = 0;  // requests served since the last read
     auto previous_response_end = std::chrono::steady_clock::now();
 
     try {
@@ -690,8 +717,13 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                 auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
                 if (ec) break;
                 buffer.commit(n);
+                pipelined = 0;
             }
             conn->idle.store(false, std::memory_order_relaxed);
+            // Requests already in the buffer (pipelined) are served without a read, and a
+            // response sent at once does not pass through the scheduler either: after every 16
+            // such requests the other connections get a turn.
+            if (++pipelined % 16 == 0) co_await asio::post(stream.get_executor(), use_tuple);
             // The whole header within header_timeout of its first byte, and, on a kept-alive
             // connection, never later than idle_timeout after the previous response ended:
             // a slowloris that sent its first byte just before the idle deadline had a further
@@ -768,7 +800,9 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             const bool keep_alive = !res.close && !hec && request_keep_alive && !srv->is_draining;
             serialize(out, res, date.now(), ctx.request_id, keep_alive, head);
             error_code wec;
-            co_await write_all(stream, out, limits.body_timeout, wec);
+            const std::size_t sent = send_now(stream, out, wec);
+            if (!wec && sent < out.size())
+                co_await write_all(stream, std::string_view(out).substr(sent), limits.body_timeout, wec);
             srv->counters->record_request(route_index, static_cast<unsigned>(res.status),
                                           std::chrono::steady_clock::now() - started);
             if (access_log) {

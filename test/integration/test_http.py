@@ -413,6 +413,67 @@ class BurstOfConnections(unittest.TestCase):
     def test_the_same_with_two_threads(self):
         self.burst(2)
 
+    def parked_wave(self, threads, parked=4000, busy=4000, bound=1.0):
+        """Issue 17, the service order: `parked` kept-alive connections have each had one
+        answer and wait idle (in the reactor) while wrk keeps `busy` others busy; then each
+        parked one sends a request at once. Every one must be answered within `bound`.
+
+        Before the fix a response's write completion went to the back of the scheduler's queue,
+        so a busy connection came back to read only after a whole pass, found wrk's next request
+        there and took it at once, never waiting in the reactor, which hands over at most 128
+        ready sockets per pass: the parked ones starved (the slowest waited 2-3 s here)."""
+        import resource
+        import selectors
+        import shutil
+        wrk = shutil.which("wrk")
+        self.assertIsNotNone(wrk, "wrk is missing (scripts/packages-test.txt)")
+        nofile = parked + busy + 1000
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < nofile:
+            self.fail(f"this test needs {nofile} open files; the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, nofile), hard))
+        limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        sockets = []
+        try:
+            with Server(f"server.threads={threads}", "log.access=false", nofile=nofile) as server:
+                for _ in range(parked):
+                    s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                    s.sendall(GET_HEALTH)
+                    self.assertIn(b" 200 ", s.recv(4096))
+                    sockets.append(s)
+                load = subprocess.Popen([wrk, "-t1", f"-c{busy}", "-d4s", "--timeout", "2s", server.url + "/healthz"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+                time.sleep(1.5)  # wrk's connections are open and busy
+                sel = selectors.DefaultSelector()
+                started, waits = {}, {}
+                for s in sockets:
+                    s.setblocking(False)
+                    started[s] = time.monotonic()
+                    s.send(GET_HEALTH)
+                    sel.register(s, selectors.EVENT_READ)
+                deadline = time.monotonic() + bound + 3
+                while len(waits) < parked and time.monotonic() < deadline:
+                    for key, _ in sel.select(timeout=0.1):
+                        data = key.fileobj.recv(4096)
+                        waits[key.fileobj] = time.monotonic() - started[key.fileobj] if b" 200 " in data else None
+                        sel.unregister(key.fileobj)
+                out, err = load.communicate(timeout=60)
+        finally:
+            for s in sockets:
+                s.close()
+        self.assertEqual(load.returncode, 0, err)
+        answered = [w for w in waits.values() if w is not None]
+        late = parked - sum(1 for w in answered if w <= bound)
+        self.assertEqual(late, 0, f"{late} of {parked} parked connections waited over {bound} s or got no answer; "
+                                  f"slowest answer {max(answered, default=None)}")
+        self.assertGreater(int(re.search(r"(\d+) requests in", out).group(1)), busy, out)
+
+    def test_idle_connections_woken_under_load_are_answered_within_a_second(self):
+        self.parked_wave(1)
+
+    def test_the_same_with_two_threads_woken(self):
+        self.parked_wave(2)
+
 
 class Shutdown(unittest.TestCase):
     def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(self):
