@@ -425,6 +425,9 @@ class BurstOfConnections(unittest.TestCase):
         import resource
         import selectors
         import shutil
+        # Under a sanitizer (scripts/sanitize) the server is several times slower: the bound is
+        # for the plain build, which is where a return of the starvation shows (1.4-2.4 s).
+        bound *= {"asan": 3, "tsan": 6}.get(os.environ.get("SMTPCHECK_SANITIZER", ""), 1)
         wrk = shutil.which("wrk")
         self.assertIsNotNone(wrk, "wrk is missing (scripts/packages-test.txt)")
         nofile = parked + busy + 1000
