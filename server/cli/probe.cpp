@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -38,6 +39,8 @@ options:
   --timeout-ms N        the deadline instead of api.slow_threshold_ms
   --ca-file F           also trust the CA certificates in F (PEM)
   --no-send             stop after RCPT (RSET, QUIT): nothing is sent
+  --language LANG       the message and the hint in en, nb, sv, da, de, nl or fr
+                        (default: api.default_language)
   --use-stored-password use the password stored with `smtpcheck credentials set` for the
                         URI's user, host and port (as UseStoredPassword does)
   --config FILE, --set section.key=value   as for serve
@@ -57,7 +60,7 @@ exit status: 0 success, 1 bad configuration, 2 bad arguments, otherwise by outco
 
 int run_probe(std::span<char*> args) {
     common_options opts;
-    std::string uri, from, to, ca_file;
+    std::string uri, from, to, ca_file, language;
     bool json = false, transcript = false, no_send = false, stored = false;
     long timeout_ms = -1;
     bool parsed = parse_common(args, opts, [&](std::string_view a, std::span<char*> all, std::size_t& i, bool& failed) {
@@ -73,10 +76,19 @@ int run_probe(std::span<char*> args) {
         if (a == "--transcript") return transcript = true;
         if (a == "--no-send") return no_send = true;
         if (a == "--use-stored-password") return stored = true;
-        if (a == "--from" || a == "--to" || a == "--ca-file" || a == "--timeout-ms") {
+        if (a == "--from" || a == "--to" || a == "--ca-file" || a == "--timeout-ms" || a == "--language") {
             const char* v = value();
             if (!v) return false;
             if (a == "--from") from = v;
+            else if (a == "--language") {
+                language = v;
+                if (std::find(serialization::supported_languages.begin(), serialization::supported_languages.end(),
+                              language) == serialization::supported_languages.end()) {
+                    std::cerr << "smtpcheck: --language is one of en, nb, sv, da, de, nl, fr\n";
+                    failed = true;
+                    return false;
+                }
+            }
             else if (a == "--to") to = v;
             else if (a == "--ca-file") ca_file = v;
             else {
@@ -131,11 +143,12 @@ int run_probe(std::span<char*> args) {
     io.run();
 
     const auto& texts = serialization::builtin_catalogs();
-    const serialization::language_choice english{"en", false, "en"};
-    auto message = serialization::report_message(report, english, texts, deadline);
+    if (language.empty()) language = cfg.api.default_language;
+    const serialization::language_choice lang{language, false, language};
+    auto message = serialization::report_message(report, lang, texts, deadline);
     if (json)
         std::cout << serialization::write_json(
-                         serialization::report_document(report, message, serialization::report_hint(report, english, texts)))
+                         serialization::report_document(report, message, serialization::report_hint(report, lang, texts)))
                   << "\n";
     else
         std::cout << serialization::report_text(report, message, transcript);

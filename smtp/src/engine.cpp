@@ -1,4 +1,5 @@
 #include "smtpcheck/smtp/engine.hpp"
+#include "smtpcheck/smtp/remedies.hpp"
 
 #include "smtpcheck/smtp/detail/dialog_driver.hpp"
 #include "smtpcheck/smtp/dns.hpp"
@@ -549,6 +550,7 @@ void conclude(test_report& report, const dialog& d, const tcp_transport& transpo
               const smtp_uri& uri, const detail::driver_context& ctx, bool cancelled) {
     if (d.greeting()) report.greeting = d.greeting()->first_line();
     report.extensions = d.server_capabilities().extensions;
+    report.server_name = d.server_capabilities().name;
     if (transport.tls_active() || transport.handshake_error())
         report.tls = std::make_shared<const tls_info>(transport.describe(uri.mode == tls_mode::implicit ? "implicit" : "starttls"));
     if (d.auth_attempted()) {
@@ -595,13 +597,13 @@ void conclude(test_report& report, const dialog& d, const tcp_transport& transpo
             break;
         case outcome_code::auth_unavailable: report.detail = "no usable AUTH mechanism is offered"; break;
         case outcome_code::auth_failed:
-            if (report.last_reply && report.last_reply->enhanced == "5.7.139") report.hint = "HINT_BASIC_AUTH_DISABLED";
             break;
         default: break;
         }
     } else {
         report.success = true;
     }
+    remedies::builtin().apply(report, uri.user.value_or(std::string()));
 }
 
 }  // namespace

@@ -125,6 +125,7 @@ bool capabilities::offers_auth(std::string_view mechanism) const {
 
 capabilities parse_ehlo(const reply& r) {
     capabilities caps;
+    if (!r.lines.empty()) caps.name = r.lines.front().substr(0, r.lines.front().find(' '));
     for (std::size_t i = 1; i < r.lines.size(); ++i) {
         const std::string& line = r.lines[i];
         caps.extensions.push_back(line);

@@ -1,5 +1,6 @@
 #include "smtpcheck/serialization/localization.hpp"
 #include "smtpcheck/smtp/report.hpp"
+#include "smtpcheck/smtp/remedies.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -61,8 +62,15 @@ BOOST_AUTO_TEST_CASE(every_catalog_words_every_outcome_error_and_the_message) {
                                 "PayloadTooLarge", "RequestHeaderFieldsTooLarge", "MalformedRequest",
                                 "AmbiguousFraming", "InternalError"})
             BOOST_TEST(texts.text(lang, "errors", key) != key, lang << " " << key);
-        for (const char* key : {"HINT_TRY_SMTPS", "HINT_TRY_STARTTLS", "HINT_BASIC_AUTH_DISABLED"})
-            BOOST_TEST(texts.text(lang, "hints", key) != key, lang << " " << key);
+        // The mismatch hints and every hint a remedy rule can give (config/remedies.ini), in
+        // the language's own words.
+        std::vector<std::string> hints{"HINT_TRY_SMTPS", "HINT_TRY_STARTTLS"};
+        for (const auto& rule : smtpcheck::smtp::remedies::builtin().rules()) hints.push_back(rule.hint);
+        for (const auto& key : hints) {
+            auto text = texts.text(lang, "hints", key);
+            BOOST_TEST(text != key, lang << " " << key);
+            if (std::string(lang) != "en") BOOST_TEST(text != texts.text("en", "hints", key), lang << " " << key);
+        }
         BOOST_TEST(texts.text(lang, "message", "body").find("{test_id}") != std::string::npos, lang);
         BOOST_TEST(texts.text(lang, "message", "body").find('\n') != std::string::npos, lang);
     }

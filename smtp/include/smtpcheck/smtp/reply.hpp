@@ -66,6 +66,7 @@ struct capabilities {
     std::optional<std::uint64_t> size;       ///< SIZE's limit when given (0: no fixed limit)
     std::vector<std::string> auth;           ///< AUTH mechanisms, upper-case
     std::vector<std::string> extensions;     ///< every line after the greeting, as sent
+    std::string name;                        ///< the server's own name: the first word of the reply
 
     bool offers_auth(std::string_view mechanism) const;
 };

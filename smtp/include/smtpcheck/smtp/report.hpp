@@ -85,7 +85,7 @@ struct test_report {
     outcome_code code = outcome_code::none;
     std::optional<phase> failed_phase;
     std::optional<reply> last_reply;
-    std::optional<std::string> hint;  ///< a catalog key: HINT_TRY_SMTPS, HINT_TRY_STARTTLS, HINT_BASIC_AUTH_DISABLED
+    std::optional<std::string> hint;  ///< a catalog key: HINT_TRY_SMTPS, HINT_TRY_STARTTLS, or a remedy's (remedies.hpp)
     std::string hint_uri;             ///< the URI a hint suggests
     std::string detail;  ///< what failed, in English (parser and OpenSSL words); no per-test random values
 
@@ -96,6 +96,7 @@ struct test_report {
     std::vector<tried_address> tried;
     std::optional<std::string> greeting;
     std::vector<std::string> extensions;
+    std::string server_name;  ///< the name the server gives in its EHLO reply; empty before EHLO
     /// Shared and immutable rather than inline: a report sits in several coroutine frames of
     /// every test in flight, and an inline tls_info made each copy 300 bytes larger.
     std::shared_ptr<const tls_info> tls;
