@@ -15,6 +15,20 @@ std::optional<std::string> report_hint(const smtp::test_report& r, const languag
     return fill(texts.lookup(lang.language, "hints", *r.hint), {{"uri", r.hint_uri}});
 }
 
+std::vector<worded_warning> report_warnings(const smtp::test_report& r, const language_choice& lang,
+                                            const catalogs& texts) {
+    std::vector<worded_warning> out;
+    out.reserve(r.warnings.size());
+    for (const auto& w : r.warnings) {
+        const std::string_view code = smtp::warning_name(w.code);
+        out.push_back({std::string(code),
+                       lang.raw ? "[" + std::string(code) + "]"
+                                : fill(texts.lookup(lang.language, "warnings", code),
+                                       {{smtp::warning_value_name(w.code), w.value}, {"host", r.host}})});
+    }
+    return out;
+}
+
 std::optional<std::string> report_message(const smtp::test_report& r, const language_choice& lang,
                                           const catalogs& texts, std::chrono::milliseconds deadline) {
     if (r.success) return std::nullopt;
@@ -48,7 +62,7 @@ document test_result_document(const smtp::test_report& report, const std::option
 }
 
 document report_document(const smtp::test_report& r, const std::optional<std::string>& message,
-                         const std::optional<std::string>& hint) {
+                         const std::optional<std::string>& hint, const std::vector<worded_warning>& warnings) {
     json::object o;
     o["Success"] = r.success;
     o["ErrorCode"] = r.success ? json::value(nullptr) : json::value(smtp::resource_name(r.code));
@@ -64,6 +78,9 @@ document report_document(const smtp::test_report& r, const std::optional<std::st
         o["Reply"] = nullptr;
     }
     o["Hint"] = hint ? json::value(*hint) : json::value(nullptr);
+    json::array warned;
+    for (const auto& w : warnings) warned.push_back(json::object{{"Code", w.code}, {"Message", w.message}});
+    o["Warnings"] = std::move(warned);
     json::object server;
     server["Host"] = r.host;
     server["Port"] = r.port;
@@ -132,7 +149,8 @@ const document& test_smtp_server_description() {
     return description;
 }
 
-std::string report_text(const smtp::test_report& r, const std::optional<std::string>& message, bool with_transcript) {
+std::string report_text(const smtp::test_report& r, const std::optional<std::string>& message, bool with_transcript,
+                        const std::vector<worded_warning>& warnings) {
     std::string out;
     char buf[96];
     if (r.success) {
@@ -144,6 +162,7 @@ std::string report_text(const smtp::test_report& r, const std::optional<std::str
         out += smtp::phase_name(r.failed_phase.value_or(smtp::phase::validate));
         out += "\n        " + message.value_or("") + "\n";
     }
+    for (const auto& w : warnings) out += "WARNING " + w.message + " (" + w.code + ")\n";
     if (!r.host.empty())
         out += "server  " + r.host + ":" + std::to_string(r.port) + (r.address ? " (" + *r.address + ")" : "") + "\n";
     for (const auto& t : r.tried) out += "tried   " + t.address + ": " + t.outcome + "\n";

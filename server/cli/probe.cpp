@@ -146,12 +146,13 @@ int run_probe(std::span<char*> args) {
     if (language.empty()) language = cfg.api.default_language;
     const serialization::language_choice lang{language, false, language};
     auto message = serialization::report_message(report, lang, texts, deadline);
+    const auto warnings = serialization::report_warnings(report, lang, texts);
     if (json)
-        std::cout << serialization::write_json(
-                         serialization::report_document(report, message, serialization::report_hint(report, lang, texts)))
+        std::cout << serialization::write_json(serialization::report_document(
+                         report, message, serialization::report_hint(report, lang, texts), warnings))
                   << "\n";
     else
-        std::cout << serialization::report_text(report, message, transcript);
+        std::cout << serialization::report_text(report, message, transcript, warnings);
     return exit_status(report.code);
 }
 

@@ -148,7 +148,9 @@ response answer_test(test_endpoint& ep, const request_context& ctx, const test_t
     serialization::document doc =
         diagnose ? serialization::report_document(
                        report, message,
-                       wanted("Hint") ? serialization::report_hint(report, t.lang, ep.texts) : std::nullopt)
+                       wanted("Hint") ? serialization::report_hint(report, t.lang, ep.texts) : std::nullopt,
+                       wanted("Warnings") ? serialization::report_warnings(report, t.lang, ep.texts)
+                                          : std::vector<serialization::worded_warning>{})
                  : serialization::test_result_document(report, message, &arena);
     if (t.select) t.select->apply(doc.body);
     return response{http::status::ok, serialization::content_type_of(t.media), serialization::write(doc, t.media), {},

@@ -105,7 +105,10 @@ dialog_step dialog::on_reply(const reply& r) {
         return fail(outcome_code::greeting_rejected, r);
 
     case state::starttls:
-        if (r.code == 220) return {dialog_step::kind::start_tls, {}, {}};
+        if (r.code == 220) {
+            auth_before_tls_ = !caps_.auth.empty();
+            return {dialog_step::kind::start_tls, {}, {}};
+        }
         if (s_.mode == tls_mode::starttls) return fail(outcome_code::tls_unavailable, r);
         caps_.starttls = false;  // opportunistic: go on in plaintext
         return after_ehlo();

@@ -6,6 +6,7 @@
 #include "smtpcheck/smtp/message.hpp"
 #include "smtpcheck/smtp/smtp_uri.hpp"
 
+#include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/core/printable_text.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -20,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <libpsl.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -124,6 +126,8 @@ certificate_info describe_certificate(X509* cert) {
         std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
         info.not_after = buf;
     }
+    int days = 0, seconds = 0;
+    if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(cert)) == 1) info.days_left = days;
     return info;
 }
 
@@ -184,7 +188,15 @@ public:
         const bool established = !handshake_error_;
         if (established) {
             info.version = SSL_get_version(s);
-            if (const SSL_CIPHER* c = SSL_get_current_cipher(s)) info.cipher = SSL_CIPHER_get_name(c);
+            if (const SSL_CIPHER* c = SSL_get_current_cipher(s)) {
+                info.cipher = SSL_CIPHER_get_name(c);
+                // TLS 1.3 has only forward-secret AEAD suites; 1.2 (the context's minimum) may not.
+                if (SSL_version(s) <= TLS1_2_VERSION) {
+                    if (SSL_CIPHER_get_kx_nid(c) == NID_kx_rsa) info.weakness = "no forward secrecy";
+                    else if (!SSL_CIPHER_is_aead(c)) info.weakness = "no AEAD cipher";
+                    else if (SSL_CIPHER_get_bits(c, nullptr) < 128) info.weakness = "a key under 128 bits";
+                }
+            }
         }
         if (X509* cert = SSL_get1_peer_certificate(s)) {
             info.certificate = describe_certificate(cert);
@@ -546,8 +558,55 @@ void implicit_tls_failed(test_report& report, const tcp_transport& transport, co
 }
 
 // What the dialog ended with, into the report.
+// The registrable domain of a host name (the Public Suffix List, libpsl), lower-case; the
+// name itself when it has none (localhost, a bare word); empty for an address literal.
+std::string registrable_domain(std::string_view name) {
+    if (name.empty() || name.front() == '[') return {};
+    error_code ec;
+    asio::ip::make_address(name, ec);
+    if (!ec) return {};
+    std::string lower = core::lower_ascii(name);
+    while (!lower.empty() && lower.back() == '.') lower.pop_back();
+    const char* d = psl_registrable_domain(psl_builtin(), lower.c_str());
+    return d ? std::string(d) : lower;
+}
+
+// Findings that do not fail the test (issue 15): they go into the report whatever its outcome.
+void add_warnings(test_report& report, const dialog& d, const smtp_uri& uri, std::string_view from) {
+    if (report.tls && report.tls->certificate && report.tls->certificate->days_left) {
+        const int days = *report.tls->certificate->days_left;
+        if (days >= 0 && days < 30) report.warnings.push_back({warning_code::cert_expires_soon, std::to_string(days)});
+    }
+    if (report.tls && !report.tls->weakness.empty())
+        report.warnings.push_back({report.tls->weakness == "no forward secrecy" ? warning_code::tls_no_forward_secrecy
+                                                                                : warning_code::tls_weak_cipher,
+                                   report.tls->cipher});
+    if (uri.mode == tls_mode::opportunistic && d.tls_active() && !d.auth_offered_before_tls() &&
+        !d.server_capabilities().auth.empty())
+        report.warnings.push_back(
+            {warning_code::starttls_not_required, "smtp+starttls://" + uri.host + ":" + std::to_string(uri.port)});
+    // The greeting's own name: "220 mx.example.com ESMTP" -> "mx.example.com".
+    std::string greeting_name;
+    if (d.greeting() && !d.greeting()->lines.empty()) {
+        std::string_view first = d.greeting()->lines.front();
+        greeting_name = core::printable_text(first.substr(0, first.find(' ')));
+    }
+    const std::string host_domain = uri.host_is_address ? std::string() : registrable_domain(uri.host);
+    const std::string greeting_domain = registrable_domain(greeting_name);
+    if (!host_domain.empty() && !greeting_name.empty() && greeting_domain != host_domain)
+        report.warnings.push_back({warning_code::greeting_name_mismatch, greeting_name});
+    if (report.success && !d.auth_attempted()) {
+        const auto at = from.rfind('@');
+        const std::string from_domain = at == std::string_view::npos ? std::string() : registrable_domain(from.substr(at + 1));
+        const std::string& server_domain = host_domain.empty() ? greeting_domain : host_domain;
+        if (!from_domain.empty() && !server_domain.empty() && from_domain != server_domain &&
+            from_domain != greeting_domain)
+            report.warnings.push_back({warning_code::possible_open_relay, from_domain});
+    }
+}
+
 void conclude(test_report& report, const dialog& d, const tcp_transport& transport, const connection_state& conn,
-              const smtp_uri& uri, const detail::driver_context& ctx, bool cancelled) {
+              const smtp_uri& uri, std::string_view from, const detail::driver_context& ctx, bool cancelled) {
     if (d.greeting()) report.greeting = d.greeting()->first_line();
     report.extensions = d.server_capabilities().extensions;
     report.server_name = d.server_capabilities().name;
@@ -604,6 +663,7 @@ void conclude(test_report& report, const dialog& d, const tcp_transport& transpo
         report.success = true;
     }
     remedies::builtin().apply(report, uri.user.value_or(std::string()));
+    add_warnings(report, d, uri, from);
 }
 
 }  // namespace
@@ -688,7 +748,7 @@ awaitable<test_report> run_test(asio::any_io_executor executor, prepared_test te
     // the dialog
     dialog d = make_dialog(test, settings, *conn, report.test_id);
     co_await detail::drive_dialog(transport, d, ctx);
-    conclude(report, d, transport, *conn, uri, ctx, cancelled());
+    conclude(report, d, transport, *conn, uri, test.from, ctx, cancelled());
     report.total_ms = ctx.elapsed_ms();
     co_return std::move(report);  // `release` closes: after QUIT, close()'s FIN is all the server needs
 }

@@ -28,6 +28,30 @@ std::string_view resource_name(outcome_code code) {
     return "";
 }
 
+std::string_view warning_name(warning_code code) {
+    switch (code) {
+    case warning_code::cert_expires_soon: return "W_CERT_EXPIRES_SOON";
+    case warning_code::tls_no_forward_secrecy: return "W_TLS_NO_FORWARD_SECRECY";
+    case warning_code::tls_weak_cipher: return "W_TLS_WEAK_CIPHER";
+    case warning_code::starttls_not_required: return "W_STARTTLS_NOT_REQUIRED";
+    case warning_code::greeting_name_mismatch: return "W_GREETING_NAME_MISMATCH";
+    case warning_code::possible_open_relay: return "W_POSSIBLE_OPEN_RELAY";
+    }
+    return {};
+}
+
+std::string_view warning_value_name(warning_code code) {
+    switch (code) {
+    case warning_code::cert_expires_soon: return "days";
+    case warning_code::tls_no_forward_secrecy:
+    case warning_code::tls_weak_cipher: return "cipher";
+    case warning_code::starttls_not_required: return "uri";
+    case warning_code::greeting_name_mismatch: return "name";
+    case warning_code::possible_open_relay: return "domain";
+    }
+    return {};
+}
+
 std::string_view phase_name(phase p) {
     switch (p) {
     case phase::validate: return "validate";

@@ -18,6 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
 from cryptography.x509.oid import NameOID
 
 
@@ -50,10 +51,10 @@ class Pki:
             f.write(data)
         return path
 
-    def server(self, name, sans=("localhost",), ips=("127.0.0.1",), days_valid=(-1, 30), self_signed=False):
-        """Returns (cert_file, key_file)."""
+    def server(self, name, sans=("localhost",), ips=("127.0.0.1",), days_valid=(-1, 30), self_signed=False, rsa=False):
+        """Returns (cert_file, key_file); an EC key unless `rsa` (for RSA key exchange)."""
         now = datetime.datetime.now(datetime.timezone.utc)
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = rsa_keys.generate_private_key(65537, 2048) if rsa else ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, sans[0] if sans else "server")])
         import ipaddress
         alt = [x509.DNSName(s) for s in sans] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
@@ -113,10 +114,12 @@ def demo_authenticator(server, session, envelope, mechanism, auth_data):
 class Aiosmtpd:
     """aiosmtpd on 127.0.0.1: STARTTLS when `tls` is given, implicit TLS when `implicit`."""
 
-    def __init__(self, tls=None, implicit=None, auth=True, auth_require_tls=True):
+    def __init__(self, tls=None, implicit=None, auth=True, auth_require_tls=True, server_hostname=None):
         self.handler = Recorder()
         self.port = free_port()
         kwargs = dict(hostname="127.0.0.1", port=self.port, ready_timeout=10)
+        if server_hostname is not None:  # the name in its greeting and EHLO reply
+            kwargs["server_hostname"] = server_hostname
         if tls is not None:
             kwargs["tls_context"] = tls
         if implicit is not None:

@@ -5,6 +5,7 @@ outcome code that can be provoked locally is provoked here, with its phase and r
 import base64
 import json
 import os
+import ssl
 import subprocess
 import unittest
 
@@ -334,6 +335,99 @@ class Faults(Base):
         rc, doc, _ = self.scripted([(None, self.GREETING), (b"EHLO", None)], "--timeout-ms", "700")
         self.expect_failure(rc, doc, "SR_SMTP_TIMEOUT", "ehlo")
         self.assertLess(doc["TotalMs"], 3000)
+
+
+class Warnings(Base):
+    """Issue 15: findings that do not fail the test, in the report's Warnings."""
+
+    def warned(self, doc, code):
+        return [w["Message"] for w in doc["Warnings"] if w["Code"] == code]
+
+    def starttls_probe(self, context, uri_scheme="smtp+starttls", *args):
+        server = Aiosmtpd(tls=context)
+        try:
+            return probe(f"{uri_scheme}://demo:demo@127.0.0.1:{server.port}", "--ca-file", self.pki.ca_file, *args)
+        finally:
+            server.stop()
+
+    def test_a_certificate_that_expires_in_10_days_is_a_warning_not_a_failure(self):
+        rc, doc = self.starttls_probe(self.pki.context(self.pki.server("soon", days_valid=(-1, 10))))
+        self.assertEqual((rc, doc["Success"]), (0, True), json.dumps(doc, indent=1))
+        # 10 days to the second when the test runs within the certificate's second, else 9 and more
+        [message] = self.warned(doc, "W_CERT_EXPIRES_SOON")
+        self.assertRegex(message, r"^The certificate of 127\.0\.0\.1 expires in (9|10) days: renew it before then\.$")
+        rc, doc = self.starttls_probe(self.pki.context(self.pki.server("later", days_valid=(-1, 90))))
+        self.assertEqual(self.warned(doc, "W_CERT_EXPIRES_SOON"), [])
+
+    def test_tls_1_2_with_rsa_key_exchange_has_no_forward_secrecy(self):
+        context = self.pki.context(self.pki.server("rsa", rsa=True, days_valid=(-1, 90)))
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers("AES128-GCM-SHA256")
+        rc, doc = self.starttls_probe(context)
+        self.assertEqual((rc, doc["Success"]), (0, True), json.dumps(doc, indent=1))
+        self.assertEqual((doc["Tls"]["Version"], doc["Tls"]["Cipher"]), ("TLSv1.2", "AES128-GCM-SHA256"))
+        [message] = self.warned(doc, "W_TLS_NO_FORWARD_SECRECY")
+        self.assertIn("AES128-GCM-SHA256", message)
+        self.assertEqual(self.warned(doc, "W_TLS_WEAK_CIPHER"), [])
+
+    def test_tls_1_2_with_a_cbc_cipher_is_weak(self):
+        context = self.pki.context(self.pki.server("cbc", days_valid=(-1, 90)))
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers("ECDHE-ECDSA-AES128-SHA256")
+        rc, doc = self.starttls_probe(context)
+        self.assertEqual((rc, doc["Success"]), (0, True), json.dumps(doc, indent=1))
+        [message] = self.warned(doc, "W_TLS_WEAK_CIPHER")
+        self.assertIn("ECDHE-ECDSA-AES128-SHA256", message)
+        self.assertEqual(self.warned(doc, "W_TLS_NO_FORWARD_SECRECY"), [])
+
+    def test_tls_1_3_with_a_fresh_certificate_has_no_tls_warning(self):
+        rc, doc = self.starttls_probe(self.pki.context(self.pki.server("fine", days_valid=(-1, 90))))
+        self.assertEqual(doc["Tls"]["Version"], "TLSv1.3")
+        self.assertEqual([w for w in doc["Warnings"] if w["Code"].startswith(("W_TLS", "W_CERT"))], [])
+
+    def test_smtp_that_upgraded_only_because_offered_while_auth_needs_tls(self):
+        context = self.pki.context(self.pki.server("upgrade", days_valid=(-1, 90)))
+        rc, doc = self.starttls_probe(context, "smtp")  # aiosmtpd offers AUTH only after STARTTLS
+        self.assertEqual((rc, doc["Success"], doc["Tls"]["Mode"]), (0, True, "starttls"), json.dumps(doc, indent=1))
+        [message] = self.warned(doc, "W_STARTTLS_NOT_REQUIRED")
+        self.assertIn("smtp+starttls://127.0.0.1:", message)
+        rc, doc = self.starttls_probe(context, "smtp+starttls")
+        self.assertEqual(self.warned(doc, "W_STARTTLS_NOT_REQUIRED"), [])
+
+    def test_a_greeting_name_outside_the_hosts_domain(self):
+        server = Aiosmtpd(auth=False, server_hostname="mail.example.net")
+        try:
+            rc, doc = probe(f"smtp://localhost:{server.port}", "--language", "de")
+        finally:
+            server.stop()
+        self.assertEqual((rc, doc["Success"]), (0, True), json.dumps(doc, indent=1))
+        [message] = self.warned(doc, "W_GREETING_NAME_MISMATCH")
+        self.assertIn("mail.example.net", message)
+        self.assertNotIn("greets", message)  # German words, not English
+        server = Aiosmtpd(auth=False, server_hostname="localhost")
+        try:
+            rc, doc = probe(f"smtp://localhost:{server.port}")
+        finally:
+            server.stop()
+        self.assertEqual(self.warned(doc, "W_GREETING_NAME_MISMATCH"), [])
+
+    def test_a_message_accepted_without_auth_from_a_foreign_domain_may_be_an_open_relay(self):
+        server = Aiosmtpd(auth=False, server_hostname="localhost")
+        try:
+            rc, doc = probe(f"smtp://localhost:{server.port}")
+            self.assertEqual((rc, doc["Success"]), (0, True), json.dumps(doc, indent=1))
+            [message] = self.warned(doc, "W_POSSIBLE_OPEN_RELAY")
+            self.assertIn("example.com", message)
+        finally:
+            server.stop()
+        # The server's own domain (from its greeting when the host is an address): no warning.
+        server = Aiosmtpd(auth=False, server_hostname="mail.example.com")
+        try:
+            rc, doc = probe(f"smtp://127.0.0.1:{server.port}")
+        finally:
+            server.stop()
+        self.assertEqual((rc, doc["Success"]), (0, True))
+        self.assertEqual(self.warned(doc, "W_POSSIBLE_OPEN_RELAY"), [])
 
 
 class RefusedBeforeConnecting(Base):

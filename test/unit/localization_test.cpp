@@ -71,6 +71,15 @@ BOOST_AUTO_TEST_CASE(every_catalog_words_every_outcome_error_and_the_message) {
             BOOST_TEST(text != key, lang << " " << key);
             if (std::string(lang) != "en") BOOST_TEST(text != texts.text("en", "hints", key), lang << " " << key);
         }
+        for (int w = 0; w <= static_cast<int>(smtpcheck::smtp::last_warning_code); ++w) {
+            const auto code = static_cast<smtpcheck::smtp::warning_code>(w);
+            const std::string key(smtpcheck::smtp::warning_name(code));
+            auto text = texts.text(lang, "warnings", key);
+            BOOST_TEST(text != key, lang << " " << key);
+            BOOST_TEST(text.find("{" + std::string(smtpcheck::smtp::warning_value_name(code)) + "}") != std::string::npos,
+                       lang << " " << key);
+            if (std::string(lang) != "en") BOOST_TEST(text != texts.text("en", "warnings", key), lang << " " << key);
+        }
         BOOST_TEST(texts.text(lang, "message", "body").find("{test_id}") != std::string::npos, lang);
         BOOST_TEST(texts.text(lang, "message", "body").find('\n') != std::string::npos, lang);
     }

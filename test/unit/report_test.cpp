@@ -32,7 +32,7 @@ BOOST_AUTO_TEST_CASE(the_report_document_has_the_spec_shape) {
     BOOST_TEST(d.root == "SmtpTestReport");
     std::vector<std::string> keys;
     for (const auto& kv : d.body) keys.emplace_back(kv.key());
-    BOOST_TEST((keys == std::vector<std::string>{"Success", "ErrorCode", "ErrorMessage", "Phase", "Reply", "Hint",
+    BOOST_TEST((keys == std::vector<std::string>{"Success", "ErrorCode", "ErrorMessage", "Phase", "Reply", "Hint", "Warnings",
                                                   "Server", "Tls", "Auth", "Timings", "TotalMs", "Transcript"}));
     BOOST_TEST(d.body.at("ErrorCode").as_string() == "SR_SMTP_AUTH_FAILED");
     BOOST_TEST(d.body.at("ErrorMessage").as_string() == "words");
@@ -79,6 +79,30 @@ BOOST_AUTO_TEST_CASE(the_error_message_is_the_codes_sentence_with_the_reply_and_
     ok.success = true;
     BOOST_TEST(!report_message(ok, english, texts, std::chrono::milliseconds(5000)));
     BOOST_TEST(!report_hint(ok, english, texts));
+}
+
+BOOST_AUTO_TEST_CASE(warnings_are_worded_in_the_callers_language_and_listed_in_the_document) {
+    const auto& texts = builtin_catalogs();
+    test_report r = auth_failure();
+    r.warnings.push_back({smtpcheck::smtp::warning_code::cert_expires_soon, "12"});
+    r.warnings.push_back({smtpcheck::smtp::warning_code::possible_open_relay, "example.org"});
+    const auto en = report_warnings(r, english, texts);
+    BOOST_TEST_REQUIRE(en.size() == 2u);
+    BOOST_TEST(en[0].code == "W_CERT_EXPIRES_SOON");
+    BOOST_TEST(en[0].message == "The certificate of smtp.example.com expires in 12 days: renew it before then.");
+    BOOST_TEST(en[1].code == "W_POSSIBLE_OPEN_RELAY");
+    BOOST_TEST(en[1].message.find("example.org") != std::string::npos);
+    const auto de = report_warnings(r, language_choice{"de", false, "de"}, texts);
+    BOOST_TEST(de[0].message != en[0].message);
+    BOOST_TEST(de[0].message.find("12") != std::string::npos);
+    const auto raw = report_warnings(r, language_choice{"en", true, "en"}, texts);
+    BOOST_TEST(raw[0].message == "[W_CERT_EXPIRES_SOON]");
+    const auto d = report_document(r, std::nullopt, std::nullopt, en);
+    const auto& listed = d.body.at("Warnings").as_array();
+    BOOST_TEST_REQUIRE(listed.size() == 2u);
+    BOOST_TEST(listed[1].as_object().at("Code").as_string() == "W_POSSIBLE_OPEN_RELAY");
+    BOOST_TEST(report_document(auth_failure(), std::nullopt, std::nullopt).body.at("Warnings").as_array().empty());
+    BOOST_TEST(report_text(r, std::string("m"), false, en).find("WARNING The certificate of smtp.example.com") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(the_test_result_and_the_method_description) {

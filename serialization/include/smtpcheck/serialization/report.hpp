@@ -13,6 +13,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace smtpcheck::serialization {
 
@@ -26,15 +27,25 @@ std::optional<std::string> report_message(const smtp::test_report& report, const
 std::optional<std::string> report_hint(const smtp::test_report& report, const language_choice& lang,
                                        const catalogs& texts);
 
+/// One finding that does not fail the test, in words (SPEC 3.8 Warnings).
+struct worded_warning {
+    std::string code;     ///< W_CERT_EXPIRES_SOON, ...
+    std::string message;  ///< in the caller's language; `[W_...]` in raw mode
+};
+
+/// The report's warnings in the caller's language, in the report's order.
+std::vector<worded_warning> report_warnings(const smtp::test_report& report, const language_choice& lang,
+                                            const catalogs& texts);
+
 /// SmtpTestResult (SPEC 3.1): Success, ErrorMessage (`message`), TableRight null, empty
 /// FieldProperties. `storage` holds the nodes (an arena for a document written at once).
 document test_result_document(const smtp::test_report& report, const std::optional<std::string>& message,
                               boost::json::storage_ptr storage = {});
 
 /// SmtpTestReport (SPEC 3.8), as Diagnose and `probe --json` write it, properties in its
-/// order; ErrorMessage is `message` and Hint is `hint`.
+/// order; ErrorMessage is `message`, Hint is `hint`, Warnings are `warnings`.
 document report_document(const smtp::test_report& report, const std::optional<std::string>& message,
-                         const std::optional<std::string>& hint);
+                         const std::optional<std::string>& hint, const std::vector<worded_warning>& warnings = {});
 
 /// MethodDescription of GET TestSmtpServer: its parameters and what it returns.
 const document& test_smtp_server_description();
@@ -42,6 +53,6 @@ const document& test_smtp_server_description();
 /// probe's readable form: the verdict and message, then one line per fact (server, addresses
 /// tried, greeting, extensions, TLS, certificate, AUTH, timings), and the transcript when asked.
 std::string report_text(const smtp::test_report& report, const std::optional<std::string>& message,
-                        bool with_transcript);
+                        bool with_transcript, const std::vector<worded_warning>& warnings = {});
 
 }  // namespace smtpcheck::serialization

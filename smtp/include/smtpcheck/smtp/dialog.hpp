@@ -66,6 +66,8 @@ public:
     const std::string& auth_mechanism() const { return mechanism_; }
     bool auth_attempted() const { return !mechanism_.empty(); }
     bool auth_succeeded() const { return auth_ok_; }
+    /// Whether the EHLO before STARTTLS offered AUTH (false also when there was no STARTTLS).
+    bool auth_offered_before_tls() const { return auth_before_tls_; }
 
 private:
     enum class state {
@@ -90,6 +92,7 @@ private:
     std::optional<reply> greeting_;
     capabilities caps_;
     bool tls_active_ = false;
+    bool auth_before_tls_ = false;
     bool finished_ = false;
     bool accepted_ = false;
     std::string mechanism_;

@@ -58,6 +58,7 @@ struct certificate_info {
     std::string issuer;
     std::vector<std::string> subject_alt_names;
     std::string not_after;  ///< ISO 8601 UTC
+    std::optional<int> days_left;  ///< whole days from the test to not_after (negative: expired)
 };
 
 struct tls_info {
@@ -65,6 +66,7 @@ struct tls_info {
     std::string version;  ///< empty when no handshake completed
     std::string cipher;   ///< empty when no handshake completed
     bool verified = false;
+    std::string weakness;  ///< why the negotiated TLS is weak ("no forward secrecy", ...); empty if not
     std::optional<std::string> verify_error;
     std::optional<certificate_info> certificate;
 };
@@ -80,11 +82,33 @@ struct phase_timing {
     double ms = 0;
 };
 
+/// Findings that do not fail the test (SPEC 3.8 Warnings; issue 15).
+enum class warning_code {
+    cert_expires_soon,       ///< the server's certificate expires within 30 days
+    tls_no_forward_secrecy,  ///< TLS 1.2 with an RSA key exchange
+    tls_weak_cipher,         ///< TLS 1.2 without an AEAD cipher, or with a key under 128 bits
+    starttls_not_required,   ///< smtp:// upgraded only because offered, and AUTH came only over TLS
+    greeting_name_mismatch,  ///< the greeting's name is not the host asked for, nor of its domain
+    possible_open_relay,     ///< accepted without AUTH, From a domain that is not the server's
+};
+inline constexpr warning_code last_warning_code = warning_code::possible_open_relay;
+
+/// "W_CERT_EXPIRES_SOON", ...
+std::string_view warning_name(warning_code code);
+/// The name of the one value its words fill in: "days", "cipher", "uri", "name", "domain".
+std::string_view warning_value_name(warning_code code);
+
+struct warning {
+    warning_code code;
+    std::string value;  ///< the days left, the cipher, the URI to use, the greeting's name, the From domain
+};
+
 struct test_report {
     bool success = false;
     outcome_code code = outcome_code::none;
     std::optional<phase> failed_phase;
     std::optional<reply> last_reply;
+    std::vector<warning> warnings;
     std::optional<std::string> hint;  ///< a catalog key: HINT_TRY_SMTPS, HINT_TRY_STARTTLS, or a remedy's (remedies.hpp)
     std::string hint_uri;             ///< the URI a hint suggests
     std::string detail;  ///< what failed, in English (parser and OpenSSL words); no per-test random values
