@@ -29,6 +29,17 @@ std::vector<worded_warning> report_warnings(const smtp::test_report& r, const la
     return out;
 }
 
+std::vector<worded_suggestion> report_suggestions(const smtp::test_report& r, const language_choice& lang,
+                                                  const catalogs& texts) {
+    std::vector<worded_suggestion> out;
+    out.reserve(r.suggestions.size());
+    for (const auto& s : r.suggestions)
+        out.push_back({s.uri, lang.raw ? "[" + s.why + "]"
+                                       : fill(texts.lookup(lang.language, "suggestions", s.why),
+                                              {{"domain", s.domain}, {"via", s.via}, {"provider", s.provider}})});
+    return out;
+}
+
 std::optional<std::string> report_message(const smtp::test_report& r, const language_choice& lang,
                                           const catalogs& texts, std::chrono::milliseconds deadline) {
     if (r.success) return std::nullopt;
@@ -62,7 +73,8 @@ document test_result_document(const smtp::test_report& report, const std::option
 }
 
 document report_document(const smtp::test_report& r, const std::optional<std::string>& message,
-                         const std::optional<std::string>& hint, const std::vector<worded_warning>& warnings) {
+                         const std::optional<std::string>& hint, const std::vector<worded_warning>& warnings,
+                         const std::vector<worded_suggestion>& suggestions) {
     json::object o;
     o["Success"] = r.success;
     o["ErrorCode"] = r.success ? json::value(nullptr) : json::value(smtp::resource_name(r.code));
@@ -81,6 +93,9 @@ document report_document(const smtp::test_report& r, const std::optional<std::st
     json::array warned;
     for (const auto& w : warnings) warned.push_back(json::object{{"Code", w.code}, {"Message", w.message}});
     o["Warnings"] = std::move(warned);
+    json::array suggested;
+    for (const auto& s : suggestions) suggested.push_back(json::object{{"SmtpUri", s.uri}, {"Why", s.why}});
+    o["Suggestions"] = std::move(suggested);
     json::object server;
     server["Host"] = r.host;
     server["Port"] = r.port;
@@ -150,7 +165,7 @@ const document& test_smtp_server_description() {
 }
 
 std::string report_text(const smtp::test_report& r, const std::optional<std::string>& message, bool with_transcript,
-                        const std::vector<worded_warning>& warnings) {
+                        const std::vector<worded_warning>& warnings, const std::vector<worded_suggestion>& suggestions) {
     std::string out;
     char buf[96];
     if (r.success) {
@@ -163,6 +178,7 @@ std::string report_text(const smtp::test_report& r, const std::optional<std::str
         out += "\n        " + message.value_or("") + "\n";
     }
     for (const auto& w : warnings) out += "WARNING " + w.message + " (" + w.code + ")\n";
+    for (const auto& s : suggestions) out += "TRY     " + s.uri + ": " + s.why + "\n";
     if (!r.host.empty())
         out += "server  " + r.host + ":" + std::to_string(r.port) + (r.address ? " (" + *r.address + ")" : "") + "\n";
     for (const auto& t : r.tried) out += "tried   " + t.address + ": " + t.outcome + "\n";

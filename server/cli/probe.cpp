@@ -6,6 +6,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -40,6 +42,9 @@ options:
   --ca-file F           also trust the CA certificates in F (PEM)
   --no-send             stop after RCPT (RSET, QUIT): nothing is sent
   --language LANG       the message and the hint in en, nb, sv, da, de, nl or fr
+  --suggest             after a failure, also try each suggested SmtpUri (from the From
+                        domain's SRV and MX records) with the same user and password, and
+                        say which works
                         (default: api.default_language)
   --use-stored-password use the password stored with `smtpcheck credentials set` for the
                         URI's user, host and port (as UseStoredPassword does)
@@ -58,10 +63,23 @@ exit status: 0 success, 1 bad configuration, 2 bad arguments, otherwise by outco
 
 }  // namespace
 
+// `original` with the scheme, host and port of `endpoint` (scheme://host:port): user,
+// password, mechanism and EHLO path stay.
+static std::string with_endpoint_of(const std::string& original, const std::string& endpoint) {
+    auto from = boost::urls::parse_uri(original);
+    auto to = boost::urls::parse_uri(endpoint);
+    if (!from || !to) return endpoint;
+    boost::urls::url u(*from);
+    u.set_scheme(to->scheme());
+    u.set_encoded_host(to->encoded_host());
+    u.set_port(to->port());
+    return std::string(u.buffer());
+}
+
 int run_probe(std::span<char*> args) {
     common_options opts;
     std::string uri, from, to, ca_file, language;
-    bool json = false, transcript = false, no_send = false, stored = false;
+    bool json = false, transcript = false, no_send = false, stored = false, suggest = false;
     long timeout_ms = -1;
     bool parsed = parse_common(args, opts, [&](std::string_view a, std::span<char*> all, std::size_t& i, bool& failed) {
         auto value = [&]() -> const char* {
@@ -75,6 +93,7 @@ int run_probe(std::span<char*> args) {
         if (a == "--json") return json = true;
         if (a == "--transcript") return transcript = true;
         if (a == "--no-send") return no_send = true;
+        if (a == "--suggest") return suggest = true;
         if (a == "--use-stored-password") return stored = true;
         if (a == "--from" || a == "--to" || a == "--ca-file" || a == "--timeout-ms" || a == "--language") {
             const char* v = value();
@@ -134,25 +153,52 @@ int run_probe(std::span<char*> args) {
     if (no_send) settings.send_message = false;
 
     boost::asio::io_context io;
-    smtp::test_report report;
-    boost::asio::co_spawn(io, smtp::run_test(io.get_executor(), {uri, from, stored}, std::move(settings)),
-                          [&](std::exception_ptr e, smtp::test_report r) {
-                              if (e) std::rethrow_exception(e);
-                              report = std::move(r);
-                          });
-    io.run();
+    auto run = [&](std::string test_uri, const smtp::test_settings& s) {
+        smtp::test_report result;
+        boost::asio::co_spawn(io, smtp::run_test(io.get_executor(), {std::move(test_uri), from, stored}, s),
+                              [&](std::exception_ptr e, smtp::test_report r) {
+                                  if (e) std::rethrow_exception(e);
+                                  result = std::move(r);
+                              });
+        io.restart();
+        io.run();
+        return result;
+    };
+    const smtp::test_report report = run(uri, settings);
 
     const auto& texts = serialization::builtin_catalogs();
     if (language.empty()) language = cfg.api.default_language;
     const serialization::language_choice lang{language, false, language};
     auto message = serialization::report_message(report, lang, texts, deadline);
     const auto warnings = serialization::report_warnings(report, lang, texts);
-    if (json)
-        std::cout << serialization::write_json(serialization::report_document(
-                         report, message, serialization::report_hint(report, lang, texts), warnings))
-                  << "\n";
-    else
-        std::cout << serialization::report_text(report, message, transcript, warnings);
+    const auto suggestions = serialization::report_suggestions(report, lang, texts);
+    // --suggest: each suggestion tried with the URI's own user, password and EHLO path.
+    std::vector<smtp::test_report> tries;
+    if (suggest) {
+        auto quiet = settings;
+        quiet.suggest = false;
+        for (const auto& s : suggestions) tries.push_back(run(with_endpoint_of(uri, s.uri), quiet));
+    }
+    if (json) {
+        auto doc = serialization::report_document(report, message, serialization::report_hint(report, lang, texts),
+                                                  warnings, suggestions);
+        auto& listed = doc.body.at("Suggestions").as_array();
+        for (std::size_t i = 0; i < tries.size(); ++i) {
+            auto& entry = listed[i].as_object();
+            entry["Works"] = tries[i].success;
+            entry["ErrorCode"] = tries[i].success ? boost::json::value(nullptr)
+                                                  : boost::json::value(smtp::resource_name(tries[i].code));
+        }
+        std::cout << serialization::write_json(doc) << "\n";
+    } else {
+        std::cout << serialization::report_text(report, message, transcript, warnings, suggestions);
+        for (std::size_t i = 0; i < tries.size(); ++i)
+            std::cout << "TRIED   " << suggestions[i].uri << ": "
+                      << (tries[i].success ? std::string("works")
+                                           : "fails, " + std::string(smtp::resource_name(tries[i].code)) + ": " +
+                                                 serialization::report_message(tries[i], lang, texts, deadline).value_or(""))
+                      << "\n";
+    }
     return exit_status(report.code);
 }
 

@@ -294,6 +294,7 @@ const binding bindings[] = {
     {"smtp", "allow_plaintext_auth", false,
      [](config& c, const value_ref& v) { c.smtp.allow_plaintext_auth = as_bool(v); }},
     {"smtp", "tls_verify", false, [](config& c, const value_ref& v) { c.smtp.tls_verify = as_bool(v); }},
+    {"smtp", "suggestions", false, [](config& c, const value_ref& v) { c.smtp.suggestions = as_bool(v); }},
     {"smtp", "ca_file", false, [](config& c, const value_ref& v) { c.smtp.ca_file = v.text; }},
     {"smtp", "dns_servers", false,
      [](config& c, const value_ref& v) {

@@ -11,6 +11,7 @@ smtp::test_settings make_test_settings(const config& cfg) {
     s.ehlo_domain = cfg.smtp.ehlo_domain;
     s.send_message = cfg.smtp.send_message;
     s.allow_plaintext_auth = cfg.smtp.allow_plaintext_auth;
+    s.suggest = cfg.smtp.suggestions;
     s.tls_verify = cfg.smtp.tls_verify;
     s.destinations.allow_private = cfg.smtp.allow_private_destinations;
     s.destinations.any_port = cfg.smtp.any_port;

@@ -47,6 +47,7 @@ struct test_endpoint {
             diagnose_by_language[language] = s;
             auto quiet = std::make_shared<smtp::test_settings>(*s);
             quiet->keep_transcript = false;
+            quiet->suggest = false;  // SmtpTestResult has no place for them
             by_language[language] = std::move(quiet);
         }
     }
@@ -150,7 +151,9 @@ response answer_test(test_endpoint& ep, const request_context& ctx, const test_t
                        report, message,
                        wanted("Hint") ? serialization::report_hint(report, t.lang, ep.texts) : std::nullopt,
                        wanted("Warnings") ? serialization::report_warnings(report, t.lang, ep.texts)
-                                          : std::vector<serialization::worded_warning>{})
+                                          : std::vector<serialization::worded_warning>{},
+                       wanted("Suggestions") ? serialization::report_suggestions(report, t.lang, ep.texts)
+                                             : std::vector<serialization::worded_suggestion>{})
                  : serialization::test_result_document(report, message, &arena);
     if (t.select) t.select->apply(doc.body);
     return response{http::status::ok, serialization::content_type_of(t.media), serialization::write(doc, t.media), {},

@@ -148,9 +148,10 @@ public:
         pending_.clear();
     }
 
-    void resolve(std::string host, std::shared_ptr<dns_wait> wait) {
-        asio::dispatch(strand_, [self = shared_from_this(), host = std::move(host), wait = std::move(wait)]() mutable {
-            self->resolve_on_strand(core::lower_ascii(host), std::move(wait));
+    void resolve(std::string host, std::shared_ptr<dns_wait> wait, dns_query type) {
+        asio::dispatch(strand_, [self = shared_from_this(), host = std::move(host), wait = std::move(wait), type]() mutable {
+            if (type == dns_query::address) self->resolve_on_strand(core::lower_ascii(host), std::move(wait));
+            else self->records_on_strand(core::lower_ascii(host), type, std::move(wait));
         });
     }
 
@@ -218,27 +219,90 @@ private:
             lru_.erase(hit->second.position);
             cache_.erase(hit);
         }
-        // Tests of one host started together share one lookup.
-        if (auto p = pending_.find(host); p != pending_.end()) {
-            auto& ws = p->second.waiters;
-            ws.erase(std::remove_if(ws.begin(), ws.end(), [](const auto& w) { return w->done(); }), ws.end());
-            ws.push_back(std::move(wait));
-            return;
-        }
-        if (pending_.size() >= options_.max_lookups) {
-            dns_answer a;
-            a.status = dns_status::overloaded;
-            a.detail = "too many lookups in flight";
-            wait->complete(std::move(a));
-            return;
-        }
-        pending_[host].waiters.push_back(std::move(wait));
+        if (!admit(host, wait)) return;
         ares_addrinfo_hints hints{};
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
         auto* ctx = new query_context{weak_from_this(), host};
         ares_getaddrinfo(channel_, host.c_str(), nullptr, &hints, &dns_core::answered, ctx);
         arm_timer();
+    }
+
+    // Lookups of one key started together share one query: joins the one in flight, or refuses
+    // past max_lookups (nothing queues unbounded). True: the caller starts the query.
+    bool admit(const std::string& key, std::shared_ptr<dns_wait>& wait) {
+        if (auto p = pending_.find(key); p != pending_.end()) {
+            auto& ws = p->second.waiters;
+            ws.erase(std::remove_if(ws.begin(), ws.end(), [](const auto& w) { return w->done(); }), ws.end());
+            ws.push_back(std::move(wait));
+            return false;
+        }
+        if (pending_.size() >= options_.max_lookups) {
+            dns_answer a;
+            a.status = dns_status::overloaded;
+            a.detail = "too many lookups in flight";
+            wait->complete(std::move(a));
+            return false;
+        }
+        pending_[key].waiters.push_back(std::move(wait));
+        return true;
+    }
+
+    // SRV or MX: never cached (asked only after a failed test); lookups of one name and type
+    // in flight together share one query, keyed apart from the address lookups.
+    void records_on_strand(std::string name, dns_query type, std::shared_ptr<dns_wait> wait) {
+        if (wait->done()) return;
+        if (!channel_) {
+            wait->complete(failure(ARES_EDESTRUCTION));
+            return;
+        }
+        std::string key = (type == dns_query::srv ? "SRV " : "MX ") + name;
+        if (!admit(key, wait)) return;
+        auto* ctx = new query_context{weak_from_this(), key};
+        ares_search(channel_, name.c_str(), 1 /* IN */, type == dns_query::srv ? 33 : 15, &dns_core::records_answered, ctx);
+        arm_timer();
+    }
+
+    static void records_answered(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
+        std::unique_ptr<query_context> ctx(static_cast<query_context*>(arg));
+        auto self = ctx->core.lock();
+        if (!self) return;
+        auto p = self->pending_.find(ctx->host);
+        if (p == self->pending_.end()) return;  // closed meanwhile
+        auto waiters = std::move(p->second.waiters);
+        self->pending_.erase(p);
+        dns_answer a = status == ARES_SUCCESS ? parse_records(ctx->host.starts_with("SRV "), abuf, alen) : failure(status);
+        if (a.status == dns_status::no_address) a.detail = "the name has no such record";
+        for (std::size_t i = 0; i < waiters.size(); ++i)
+            waiters[i]->complete(i + 1 == waiters.size() ? std::move(a) : a);
+    }
+
+    static dns_answer parse_records(bool srv, const unsigned char* abuf, int alen) {
+        dns_answer a;
+        auto name_of = [](const char* host) {
+            std::string n = core::lower_ascii(host ? host : "");
+            while (!n.empty() && n.back() == '.') n.pop_back();
+            return n;
+        };
+        if (srv) {
+            ares_srv_reply* list = nullptr;
+            if (int rc = ares_parse_srv_reply(abuf, alen, &list); rc != ARES_SUCCESS) return failure(rc);
+            for (auto* r = list; r; r = r->next)
+                if (auto n = name_of(r->host); !n.empty()) a.records.push_back({n, r->port, r->priority, r->weight});
+            ares_free_data(list);
+        } else {
+            ares_mx_reply* list = nullptr;
+            if (int rc = ares_parse_mx_reply(abuf, alen, &list); rc != ARES_SUCCESS) return failure(rc);
+            for (auto* r = list; r; r = r->next)
+                if (auto n = name_of(r->host); !n.empty()) a.records.push_back({n, 0, r->priority, 0});
+            ares_free_data(list);
+        }
+        std::stable_sort(a.records.begin(), a.records.end(), [](const dns_record& x, const dns_record& y) {
+            return x.priority != y.priority ? x.priority < y.priority : x.weight > y.weight;
+        });
+        if (a.records.empty()) return failure(ARES_ENODATA);
+        a.status = dns_status::ok;
+        return a;
     }
 
     static void answered(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
@@ -423,9 +487,9 @@ dns_resolver::~dns_resolver() {
     if (core_) core_->close();
 }
 
-void dns_resolver::start(std::string host, std::shared_ptr<detail::dns_wait> wait) {
+void dns_resolver::start(std::string host, std::shared_ptr<detail::dns_wait> wait, dns_query type) {
     wait->core = core_;
-    core_->resolve(std::move(host), std::move(wait));
+    core_->resolve(std::move(host), std::move(wait), type);
 }
 
 void dns_resolver::clear_cache() { core_->clear_cache(); }

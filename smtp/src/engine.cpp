@@ -14,6 +14,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -23,6 +24,7 @@
 #include <openssl/x509v3.h>
 #include <libpsl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <variant>
@@ -685,8 +687,75 @@ std::variant<prepared_test, test_report> prepare_test(const test_request& reques
     return out;
 }
 
+namespace {
+
+// After a failure that other settings may fix: the From domain's SRV records (RFC 8314,
+// RFC 6186) and MX, asked at once on the test's executor and abandoned when what is left of
+// the deadline has passed, give report.suggestions (issue 15).
+awaitable<void> add_suggestions(asio::any_io_executor executor, test_report& report, std::string tested,
+                                std::string domain, std::chrono::steady_clock::time_point started,
+                                const test_settings& settings) {
+    struct gather {
+        explicit gather(const asio::any_io_executor& ex) : done(ex) {}
+        asio::steady_timer done;
+        int pending = 3;
+        dns_answer answers[3];
+        std::weak_ptr<detail::dns_wait> waits[3];
+    };
+    auto g = std::make_shared<gather>(executor);
+    const auto left = settings.deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::steady_clock::now() - started);
+    const bool askable = !domain.empty() && domain.front() != '[' &&
+                         std::all_of(domain.begin(), domain.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    if (askable && left > std::chrono::milliseconds(0)) {
+        auto& resolver = settings.resolver ? *settings.resolver : dns_resolver::of(executor, settings.dns);
+        const std::pair<std::string, dns_query> asks[3] = {{"_submissions._tcp." + domain, dns_query::srv},
+                                                           {"_submission._tcp." + domain, dns_query::srv},
+                                                           {domain, dns_query::mx}};
+        for (int i = 0; i < 3; ++i)
+            resolver.async_lookup(asks[i].first, asks[i].second,
+                                  asio::bind_executor(executor,
+                                                      [g, i](dns_answer a) {
+                                                          g->answers[i] = std::move(a);
+                                                          if (--g->pending == 0) g->done.cancel();
+                                                      }),
+                                  &g->waits[i]);
+        g->done.expires_after(left);
+        if (g->pending > 0) co_await g->done.async_wait(use_tuple);
+        for (auto& w : g->waits)
+            if (auto p = w.lock()) p->abandon();  // late answers land in `g`, read by nobody
+    }
+    report.suggestions = remedies::builtin().suggest(report, tested, domain, g->answers[0], g->answers[1], g->answers[2]);
+}
+
+std::string uri_text(const smtp_uri& uri) {
+    const char* scheme = uri.mode == tls_mode::implicit ? "smtps://" : uri.mode == tls_mode::starttls ? "smtp+starttls://" : "smtp://";
+    return scheme + uri.host + ":" + std::to_string(uri.port);
+}
+
+awaitable<test_report> run_prepared_test(asio::any_io_executor executor, prepared_test test,
+                                         std::shared_ptr<const test_settings> shared);
+
+}  // namespace
+
 awaitable<test_report> run_test(asio::any_io_executor executor, prepared_test test,
                                 std::shared_ptr<const test_settings> shared) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    std::string tested = uri_text(test.uri);
+    const auto at = test.from.rfind('@');
+    std::string domain = core::lower_ascii(at == std::string::npos ? std::string_view() : std::string_view(test.from).substr(at + 1));
+    const auto started = test.started;
+    test_report report = co_await run_prepared_test(executor, std::move(test), shared);
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    if (shared->suggest && suggestion_wanted(report) && cancellation.cancelled() == asio::cancellation_type::none)
+        co_await add_suggestions(executor, report, std::move(tested), std::move(domain), started, *shared);
+    co_return report;
+}
+
+namespace {
+
+awaitable<test_report> run_prepared_test(asio::any_io_executor executor, prepared_test test,
+                                         std::shared_ptr<const test_settings> shared) {
     co_await asio::this_coro::throw_if_cancelled(false);
     const test_settings& settings = *shared;
     test_report& report = test.report;
@@ -752,5 +821,7 @@ awaitable<test_report> run_test(asio::any_io_executor executor, prepared_test te
     report.total_ms = ctx.elapsed_ms();
     co_return std::move(report);  // `release` closes: after QUIT, close()'s FIN is all the server needs
 }
+
+}  // namespace
 
 }  // namespace smtpcheck::smtp

@@ -68,12 +68,19 @@ remedies::remedies(std::string_view ini) {
         const std::string name = colon == std::string::npos ? std::string() : section.substr(colon + 1);
         if (name.empty()) bad(section, "", "a section is [provider:NAME] or [rule:NAME]");
         if (kind == "provider") {
-            provider_signature p{name, {}, {}};
+            provider_signature p{name, name, {}, {}, {}, {}};
             for (const auto& [key, v] : body) {
                 if (key == "names") p.names = patterns(v.data());
                 else if (key == "greeting") p.greeting = patterns(v.data());
-                else bad(section, key, "unknown key");
+                else if (key == "display") p.display = v.data();
+                else if (key == "mx") p.mx = patterns(v.data());
+                else if (key == "submission") {
+                    if (!v.data().starts_with("smtp+starttls://") && !v.data().starts_with("smtps://"))
+                        bad(section, key, "an smtp+starttls:// or smtps:// URI");
+                    p.submission = v.data();
+                } else bad(section, key, "unknown key");
             }
+            if (!p.mx.empty() && p.submission.empty()) bad(section, "submission", "needed with mx");
             if (p.names.empty() && p.greeting.empty()) bad(section, "names", "a provider needs names or greeting");
             providers_.push_back(std::move(p));
         } else if (kind == "rule") {
@@ -144,6 +151,50 @@ const remedy_rule* remedies::match(const test_report& r, std::string_view user) 
         return &rule;
     }
     return nullptr;
+}
+
+bool suggestion_wanted(const test_report& r) {
+    if (r.success) return false;
+    if (r.hint && (*r.hint == "HINT_TRY_SMTPS" || *r.hint == "HINT_TRY_STARTTLS")) return true;
+    switch (r.code) {
+    case outcome_code::dns_failed:
+    case outcome_code::connect_failed:
+    case outcome_code::tls_unavailable:
+    case outcome_code::tls_failed:
+    case outcome_code::tls_cert_invalid: return true;
+    case outcome_code::timeout:
+    case outcome_code::connection_lost: return !r.greeting;  // nothing SMTP answered
+    default: return false;
+    }
+}
+
+std::vector<suggestion> remedies::suggest(const test_report& r, std::string_view tested, std::string_view domain,
+                                          const dns_answer& submissions, const dns_answer& submission,
+                                          const dns_answer& mx) const {
+    std::vector<suggestion> out;
+    auto add = [&](suggestion s) {
+        if (s.uri == tested) return;
+        for (const auto& o : out)
+            if (o.uri == s.uri) return;
+        out.push_back(std::move(s));
+    };
+    if (r.hint && (*r.hint == "HINT_TRY_SMTPS" || *r.hint == "HINT_TRY_STARTTLS") && !r.hint_uri.empty())
+        add({r.hint_uri, "S_PORT_TLS_MISMATCH", {}, {}, {}});
+    const std::string d(domain);
+    if (submissions.status == dns_status::ok)
+        for (const auto& rec : submissions.records)
+            add({"smtps://" + rec.target + ":" + std::to_string(rec.port), "S_SRV_SUBMISSIONS", d, rec.target, {}});
+    if (submission.status == dns_status::ok)
+        for (const auto& rec : submission.records)
+            add({"smtp+starttls://" + rec.target + ":" + std::to_string(rec.port), "S_SRV_SUBMISSION", d, rec.target, {}});
+    if (mx.status == dns_status::ok)
+        for (const auto& rec : mx.records)
+            for (const auto& p : providers_)
+                if (!p.submission.empty() && matches_any(p.mx, rec.target)) {
+                    add({p.submission, "S_MX_PROVIDER", d, rec.target, p.display});
+                    break;
+                }
+    return out;
 }
 
 void remedies::apply(test_report& r, std::string_view user) const {

@@ -2,7 +2,8 @@
 A and AAAA from a small zone over UDP and TCP, on loopback only. Each name either answers its
 addresses (in the order given), or behaves: `nxdomain`, `servfail`, or `silent` (the query is
 counted and never answered). `*.suffix` answers every name under suffix. Any other name is
-NXDOMAIN; other query types for a known name get an empty answer (NODATA). `delay_ms` holds
+NXDOMAIN; other query types for a known name get an empty answer (NODATA), except SRV and MX
+records given as {"srv": [(priority, weight, port, target)], "mx": [(preference, exchange)]}. `delay_ms` holds
 every answer back that long on a timer, so other queries are served meanwhile. Every query
 is counted, per name and type, so a test can tell whether a cache spared one.
 
@@ -41,12 +42,14 @@ BEHAVIOURS = ("normal", "nxdomain", "servfail", "silent")
 
 
 class Entry:
-    def __init__(self, addresses=(), ttl=60, behaviour="normal"):
+    def __init__(self, addresses=(), ttl=60, behaviour="normal", srv=(), mx=()):
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.addresses = [str(ipaddress.ip_address(a)) for a in addresses]
         self.ttl = int(ttl)
         self.behaviour = behaviour
+        self.srv = [f"{p} {w} {port} {target.rstrip('.')}." for p, w, port, target in srv]  # priority weight port target
+        self.mx = [f"{p} {target.rstrip('.')}." for p, target in mx]  # preference exchange
 
 
 def entry_from_spec(spec, ttl=60):
@@ -54,7 +57,8 @@ def entry_from_spec(spec, ttl=60):
     if isinstance(spec, Entry):
         return spec
     if isinstance(spec, dict):
-        return Entry(spec.get("addresses", ()), spec.get("ttl", ttl), spec.get("behaviour", "normal"))
+        return Entry(spec.get("addresses", ()), spec.get("ttl", ttl), spec.get("behaviour", "normal"),
+                     spec.get("srv", ()), spec.get("mx", ()))
     if isinstance(spec, (list, tuple)):
         return Entry(spec, ttl)
     words = spec.replace(";", " ").replace(",", " ").split()
@@ -169,6 +173,10 @@ class DnsStandin:
         else:
             family = {dns.rdatatype.A: 4, dns.rdatatype.AAAA: 6}.get(q.rdtype)
             wanted = [a for a in entry.addresses if ipaddress.ip_address(a).version == family]
+            if q.rdtype == dns.rdatatype.SRV:
+                wanted = entry.srv
+            elif q.rdtype == dns.rdatatype.MX:
+                wanted = entry.mx
             if wanted:  # in the zone's order (to_wire below does not shuffle them)
                 response.answer.append(dns.rrset.from_text_list(q.name, entry.ttl, dns.rdataclass.IN, qtype, wanted))
             else:  # NODATA

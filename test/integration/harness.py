@@ -13,6 +13,11 @@ import time
 
 SMTPCHECK = os.environ.get("SMTPCHECK", "../../build/server/smtpcheck")
 CURL = "/usr/bin/curl"
+# Network tests use loopback only. A failed test looks up its From domain's SRV and MX records
+# (Suggestions, issue 15); outside test_dns's private namespace those queries would go to the
+# machine's resolver, so servers started here ask a closed local port instead (refused at
+# once). test_dns, whose namespace has its own DNS stand-in, sets this to None.
+LOCAL_DNS = "smtp.dns_servers=127.0.0.1:9"
 
 
 class Server:
@@ -27,6 +32,8 @@ class Server:
         args = [SMTPCHECK, "serve", *options, "--set", f"server.listen={listen}"]
         if config_file:
             args += ["--config", config_file]
+        if LOCAL_DNS and not any(s.startswith("smtp.dns_servers=") for s in settings):
+            args += ["--set", LOCAL_DNS]
         for s in settings:
             args += ["--set", s]
         preexec = None

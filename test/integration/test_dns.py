@@ -27,10 +27,11 @@ import threading
 import time
 import unittest
 
+import harness
 import netns
 from dns_standin import DnsStandin
 from harness import SMTPCHECK, Server
-from smtp_peers import SmtpSink, free_port
+from smtp_peers import Aiosmtpd, Pki, SmtpSink, free_port
 
 U = "/api/v1/Agents/CustomerService/TestSmtpServer"
 DIAGNOSE = "/api/v1/smtpcheck/Diagnose"
@@ -54,6 +55,7 @@ DNS = None
 
 def setUpModule():
     global DNS
+    harness.LOCAL_DNS = None  # the namespace's resolv.conf names the stand-in
     netns.enter()  # the whole test process, before any thread; smtpcheck and peers inherit it
     DNS = DnsStandin(ZONE, address="127.0.0.1", port=53).start()
 
@@ -304,6 +306,100 @@ class ManyRecords(unittest.TestCase):
         self.assertEqual(len(listed), 16, tried)
         self.assertEqual(tried[-1]["Outcome"], "not tried: 68 more addresses", tried)
         self.assertEqual(len(tried), 33)
+
+
+class Suggestions(unittest.TestCase):
+    """g. Issue 15: after a failure other settings may fix, the From domain's SRV records
+    (RFC 8314 _submissions._tcp, RFC 6186 _submission._tcp) and its MX give settings to try,
+    only from DNS answers; `probe --suggest` tries them. The lookups count against the test's
+    deadline: a silent DNS server does not hold the answer back."""
+
+    def probe_from(self, sender, uri, *args, timeout=30):
+        cmd = [SMTPCHECK, "probe", uri, "--from", sender, "--json", *args]
+        for s in LOOPBACK:
+            cmd += ["--set", s]
+        t0 = time.monotonic()
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return out.returncode, json.loads(out.stdout), time.monotonic() - t0
+
+    def test_srv_records_are_suggested_and_the_one_that_answers_works(self):
+        sink = SmtpSink()
+        DNS.set("mail.srv.test", ["127.0.0.1"])
+        DNS.set("_submission._tcp.srv.test", {"srv": [(10, 1, sink.port, "mail.srv.test"), (20, 1, CLOSED_PORT, "mail.srv.test")]})
+        DNS.set("_submissions._tcp.srv.test", {"srv": [(0, 0, 0, ".")]})  # "not offered" (RFC 2782)
+        try:
+            rc, doc, _ = self.probe_from("jane@srv.test", f"smtp://gone.test:{sink.port}", "--suggest")
+        finally:
+            sink.stop()
+        self.assertEqual(doc["ErrorCode"], "SR_SMTP_DNS_FAILED", json.dumps(doc, indent=1))
+        self.assertEqual([s["SmtpUri"] for s in doc["Suggestions"]],
+                         [f"smtp+starttls://mail.srv.test:{sink.port}", f"smtp+starttls://mail.srv.test:{CLOSED_PORT}"])
+        self.assertIn("srv.test", doc["Suggestions"][0]["Why"])
+        self.assertIn("_submission._tcp", doc["Suggestions"][0]["Why"])
+        # smtp-sink offers no STARTTLS: the suggestion's own test says so; the closed port refuses.
+        self.assertEqual([(s["Works"], s["ErrorCode"]) for s in doc["Suggestions"]],
+                         [(False, "SR_SMTP_TLS_UNAVAILABLE"), (False, "SR_SMTP_CONNECT_FAILED")])
+
+    def test_a_working_suggestion_says_it_works(self):
+        pki = Pki()
+        server = Aiosmtpd(tls=pki.context(pki.server("works", sans=("mail.works.test",), ips=())))
+        DNS.set("mail.works.test", ["127.0.0.1"])
+        DNS.set("_submission._tcp.works.test", {"srv": [(0, 1, server.port, "mail.works.test")]})
+        try:
+            out = subprocess.run([SMTPCHECK, "probe", f"smtp://127.0.0.1:{CLOSED_PORT}", "--from", "jane@works.test",
+                                  "--suggest", "--ca-file", pki.ca_file] + sum((["--set", s] for s in LOOPBACK), []),
+                                 capture_output=True, text=True, timeout=30)
+        finally:
+            server.stop()
+            pki.close()
+        self.assertIn(f"TRY     smtp+starttls://mail.works.test:{server.port}: ", out.stdout)
+        self.assertIn(f"TRIED   smtp+starttls://mail.works.test:{server.port}: works", out.stdout)
+
+    def test_the_mx_providers_submission_server(self):
+        DNS.set("works2.test", {"mx": [(10, "works2-test.mail.protection.outlook.com")]})
+        # the provider's submission server is not reachable from the namespace: suggested, not tried
+        rc, doc, _ = self.probe_from("jane@works2.test", f"smtp://127.0.0.1:{CLOSED_PORT}")
+        self.assertEqual([s["SmtpUri"] for s in doc["Suggestions"]], ["smtp+starttls://smtp.office365.com:587"])
+        self.assertIn("Microsoft 365", doc["Suggestions"][0]["Why"])
+        self.assertIn("works2-test.mail.protection.outlook.com", doc["Suggestions"][0]["Why"])
+
+    def test_the_mx_provider_through_diagnose_in_the_callers_language(self):
+        DNS.set("mxprov.test", {"mx": [(5, "aspmx.l.google.com"), (10, "alt1.aspmx.l.google.com")]})
+        with serve() as s:
+            auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=15)
+            conn.request("POST", DIAGNOSE, body=json.dumps({"SmtpUri": f"smtp://127.0.0.1:{CLOSED_PORT}",
+                                                            "From": "jane@mxprov.test"}),
+                         headers={"Authorization": "Basic " + auth, "Content-Type": "application/json",
+                                  "SO-Language": "de"})
+            resp = conn.getresponse()
+            status, doc = resp.status, json.loads(resp.read())
+            conn.close()
+        self.assertEqual(status, 200, doc)
+        self.assertEqual([x["SmtpUri"] for x in doc["Suggestions"]], ["smtp+starttls://smtp.gmail.com:587"])
+        self.assertIn("Google", doc["Suggestions"][0]["Why"])
+        self.assertNotIn("handled by", doc["Suggestions"][0]["Why"])  # German words
+
+    def test_no_answer_no_suggestion_and_auth_failures_ask_nothing(self):
+        before = DNS.count("_submission._tcp.gone.test")
+        rc, doc, _ = self.probe_from("jane@gone.test", f"smtp://127.0.0.1:{CLOSED_PORT}")
+        self.assertEqual(doc["ErrorCode"], "SR_SMTP_CONNECT_FAILED")
+        self.assertEqual(doc["Suggestions"], [])
+        self.assertGreater(DNS.count("_submission._tcp.gone.test"), before)  # it did ask
+        sink = SmtpSink()  # a test that reaches the server does not look anything up
+        try:
+            before = DNS.count("_submission._tcp.reached.test")
+            rc, doc, _ = self.probe_from("jane@reached.test", f"smtp://mx.test:{sink.port}")
+        finally:
+            sink.stop()
+        self.assertIs(doc["Success"], True)
+        self.assertEqual(DNS.count("_submission._tcp.reached.test"), before)
+
+    def test_silent_dns_for_the_suggestions_stays_within_the_deadline(self):
+        rc, doc, elapsed = self.probe_from("jane@x.silent.test", f"smtp://127.0.0.1:{CLOSED_PORT}", "--timeout-ms", "1500")
+        self.assertEqual(doc["ErrorCode"], "SR_SMTP_CONNECT_FAILED")
+        self.assertEqual(doc["Suggestions"], [])
+        self.assertLess(elapsed, 3.0, f"probe took {elapsed:.2f} s with a 1.5 s deadline")
 
 
 if __name__ == "__main__":

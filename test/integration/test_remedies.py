@@ -17,7 +17,7 @@ DIAGNOSE = "/api/v1/smtpcheck/Diagnose"
 LANGUAGES = ["en", "nb", "sv", "da", "de", "nl", "fr"]
 CATALOGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config", "catalog")
 SETTINGS = ["smtp.allow_private_destinations=true", "smtp.allowed_ports=*", "smtp.allow_plaintext_auth=true",
-            "api.slow_threshold_ms=3000"]
+            "api.slow_threshold_ms=3000", "smtp.dns_servers=127.0.0.1:9"]
 
 M365 = b"220 BN6PR04CA0081.outlook.office365.com Microsoft ESMTP MAIL Service ready at Tue, 1 Dec 2026 10:00:00 +0000\r\n"
 GMAIL = b"220 smtp.gmail.com ESMTP a1sm123456wrx.12 - gsmtp\r\n"

@@ -12,7 +12,8 @@ import unittest
 from smtp_peers import Aiosmtpd, Pki, Scripted, SmtpSink
 
 SMTPCHECK = os.environ.get("SMTPCHECK", "../../build/server/smtpcheck")
-LOOPBACK = ["--set", "smtp.allow_private_destinations=true", "--set", "smtp.allowed_ports=*"]
+LOOPBACK = ["--set", "smtp.allow_private_destinations=true", "--set", "smtp.allowed_ports=*",
+            "--set", "smtp.dns_servers=127.0.0.1:9"]  # loopback only (harness.LOCAL_DNS)
 EXIT = {"SR_SMTP_URI_INVALID": 10, "SR_SMTP_FROM_INVALID": 11, "SR_SMTP_NO_STORED_PASSWORD": 12,
         "SR_SMTP_DESTINATION_BLOCKED": 13,
         "SR_SMTP_DNS_FAILED": 14, "SR_SMTP_CONNECT_FAILED": 15, "SR_SMTP_TIMEOUT": 16,

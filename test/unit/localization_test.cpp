@@ -80,6 +80,11 @@ BOOST_AUTO_TEST_CASE(every_catalog_words_every_outcome_error_and_the_message) {
                        lang << " " << key);
             if (std::string(lang) != "en") BOOST_TEST(text != texts.text("en", "warnings", key), lang << " " << key);
         }
+        for (const char* key : {"S_SRV_SUBMISSIONS", "S_SRV_SUBMISSION", "S_MX_PROVIDER", "S_PORT_TLS_MISMATCH"}) {
+            auto text = texts.text(lang, "suggestions", key);
+            BOOST_TEST(text != key, lang << " " << key);
+            if (std::string(lang) != "en") BOOST_TEST(text != texts.text("en", "suggestions", key), lang << " " << key);
+        }
         BOOST_TEST(texts.text(lang, "message", "body").find("{test_id}") != std::string::npos, lang);
         BOOST_TEST(texts.text(lang, "message", "body").find('\n') != std::string::npos, lang);
     }

@@ -149,6 +149,75 @@ BOOST_AUTO_TEST_CASE(a_hint_already_found_a_success_or_an_acceptance_gets_none) 
     BOOST_TEST(hint_of(no_reply).empty());
 }
 
+namespace {
+smtpcheck::smtp::dns_answer records(std::vector<smtpcheck::smtp::dns_record> rs) {
+    smtpcheck::smtp::dns_answer a;
+    a.status = smtpcheck::smtp::dns_status::ok;
+    a.records = std::move(rs);
+    return a;
+}
+smtpcheck::smtp::dns_answer none() {
+    smtpcheck::smtp::dns_answer a;
+    a.status = smtpcheck::smtp::dns_status::not_found;
+    return a;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(suggestions_come_from_srv_and_the_mx_provider_only) {
+    using smtpcheck::smtp::suggestion_wanted;
+    auto r = failed("smtp.example.com", "", {});
+    r.last_reply.reset();
+    r.code = outcome_code::connect_failed;
+    BOOST_TEST(suggestion_wanted(r));
+    const auto& rules = remedies::builtin();
+    const auto s = rules.suggest(r, "smtp://smtp.example.com:25", "example.com",
+                                 records({{"mail.example.com", 465, 0, 1}}),
+                                 records({{"mail.example.com", 587, 10, 1}, {"backup.example.com", 587, 20, 1}}),
+                                 records({{"example-com.mail.protection.outlook.com", 0, 0, 0}}));
+    BOOST_TEST_REQUIRE(s.size() == 4u);
+    BOOST_TEST(s[0].uri == "smtps://mail.example.com:465");
+    BOOST_TEST(s[0].why == "S_SRV_SUBMISSIONS");
+    BOOST_TEST(s[1].uri == "smtp+starttls://mail.example.com:587");
+    BOOST_TEST(s[2].uri == "smtp+starttls://backup.example.com:587");
+    BOOST_TEST(s[3].uri == "smtp+starttls://smtp.office365.com:587");
+    BOOST_TEST(s[3].why == "S_MX_PROVIDER");
+    BOOST_TEST(s[3].provider == "Microsoft 365");
+    BOOST_TEST(s[3].via == "example-com.mail.protection.outlook.com");
+    // Google's MX; the URI that was tested is never suggested; an unknown MX gives nothing.
+    const auto g = rules.suggest(r, "smtp+starttls://smtp.gmail.com:587", "example.org", none(), none(),
+                                 records({{"aspmx.l.google.com", 0, 1, 0}}));
+    BOOST_TEST(g.empty());
+    const auto g2 = rules.suggest(r, "smtp://mail.example.org:25", "example.org", none(), none(),
+                                  records({{"aspmx.l.google.com", 0, 1, 0}, {"alt1.aspmx.l.google.com", 0, 5, 0}}));
+    BOOST_TEST_REQUIRE(g2.size() == 1u);
+    BOOST_TEST(g2[0].uri == "smtp+starttls://smtp.gmail.com:587");
+    BOOST_TEST(rules.suggest(r, "smtp://x:25", "example.net", none(), none(),
+                             records({{"mx.example.net", 0, 10, 0}})).empty());
+    BOOST_TEST(rules.suggest(r, "smtp://x:25", "example.net", none(), none(), none()).empty());
+}
+
+BOOST_AUTO_TEST_CASE(only_failures_other_settings_may_fix_want_suggestions) {
+    using smtpcheck::smtp::suggestion_wanted;
+    auto r = failed("smtp.example.com", "220 hi", {535, "5.7.8", {"no"}});
+    BOOST_TEST(!suggestion_wanted(r));  // auth_failed: the settings reach the server
+    r.code = outcome_code::timeout;
+    BOOST_TEST(!suggestion_wanted(r));  // it greeted
+    r.greeting.reset();
+    BOOST_TEST(suggestion_wanted(r));
+    r.code = outcome_code::tls_failed;
+    BOOST_TEST(suggestion_wanted(r));
+    r.code = outcome_code::recipient_rejected;
+    r.hint = "HINT_TRY_SMTPS";
+    r.hint_uri = "smtps://smtp.example.com:587";
+    BOOST_TEST(suggestion_wanted(r));
+    const auto s = remedies::builtin().suggest(r, "smtp://smtp.example.com:587", "", none(), none(), none());
+    BOOST_TEST_REQUIRE(s.size() == 1u);
+    BOOST_TEST(s[0].uri == "smtps://smtp.example.com:587");
+    BOOST_TEST(s[0].why == "S_PORT_TLS_MISMATCH");
+    r.success = true;
+    BOOST_TEST(!suggestion_wanted(r));
+}
+
 BOOST_AUTO_TEST_CASE(bad_rules_are_refused_with_the_section_named) {
     auto refused = [](const char* ini, const char* words) {
         try {
@@ -167,6 +236,8 @@ BOOST_AUTO_TEST_CASE(bad_rules_are_refused_with_the_section_named) {
     refused("[rule:x]\nhint = H\nuri = ftp\n", "[rule:x] uri");
     refused("[thing:x]\nhint = H\n", "[thing:x]");
     refused("[provider:p]\ngreeting =\n", "[provider:p] names");
+    refused("[provider:p]\nnames = x\nmx = *.p.example\n", "[provider:p] submission");
+    refused("[provider:p]\nnames = x\nmx = *.p.example\nsubmission = http://x\n", "[provider:p] submission");
     BOOST_TEST(remedies("[provider:p]\nnames = *.p.example\n[rule:x]\nprovider = p\nhint = H\n").rules().size() == 1u);
 }
 

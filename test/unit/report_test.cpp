@@ -32,7 +32,7 @@ BOOST_AUTO_TEST_CASE(the_report_document_has_the_spec_shape) {
     BOOST_TEST(d.root == "SmtpTestReport");
     std::vector<std::string> keys;
     for (const auto& kv : d.body) keys.emplace_back(kv.key());
-    BOOST_TEST((keys == std::vector<std::string>{"Success", "ErrorCode", "ErrorMessage", "Phase", "Reply", "Hint", "Warnings",
+    BOOST_TEST((keys == std::vector<std::string>{"Success", "ErrorCode", "ErrorMessage", "Phase", "Reply", "Hint", "Warnings", "Suggestions",
                                                   "Server", "Tls", "Auth", "Timings", "TotalMs", "Transcript"}));
     BOOST_TEST(d.body.at("ErrorCode").as_string() == "SR_SMTP_AUTH_FAILED");
     BOOST_TEST(d.body.at("ErrorMessage").as_string() == "words");

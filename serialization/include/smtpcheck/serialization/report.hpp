@@ -37,15 +37,26 @@ struct worded_warning {
 std::vector<worded_warning> report_warnings(const smtp::test_report& report, const language_choice& lang,
                                             const catalogs& texts);
 
+/// A setting to try, and why, in words (SPEC 3.8 Suggestions).
+struct worded_suggestion {
+    std::string uri;  ///< SmtpUri
+    std::string why;  ///< in the caller's language; `[S_...]` in raw mode
+};
+
+/// The report's suggestions in the caller's language, best first.
+std::vector<worded_suggestion> report_suggestions(const smtp::test_report& report, const language_choice& lang,
+                                                  const catalogs& texts);
+
 /// SmtpTestResult (SPEC 3.1): Success, ErrorMessage (`message`), TableRight null, empty
 /// FieldProperties. `storage` holds the nodes (an arena for a document written at once).
 document test_result_document(const smtp::test_report& report, const std::optional<std::string>& message,
                               boost::json::storage_ptr storage = {});
 
 /// SmtpTestReport (SPEC 3.8), as Diagnose and `probe --json` write it, properties in its
-/// order; ErrorMessage is `message`, Hint is `hint`, Warnings are `warnings`.
+/// order; ErrorMessage is `message`, Hint is `hint`, Warnings and Suggestions are these.
 document report_document(const smtp::test_report& report, const std::optional<std::string>& message,
-                         const std::optional<std::string>& hint, const std::vector<worded_warning>& warnings = {});
+                         const std::optional<std::string>& hint, const std::vector<worded_warning>& warnings = {},
+                         const std::vector<worded_suggestion>& suggestions = {});
 
 /// MethodDescription of GET TestSmtpServer: its parameters and what it returns.
 const document& test_smtp_server_description();
@@ -53,6 +64,7 @@ const document& test_smtp_server_description();
 /// probe's readable form: the verdict and message, then one line per fact (server, addresses
 /// tried, greeting, extensions, TLS, certificate, AUTH, timings), and the transcript when asked.
 std::string report_text(const smtp::test_report& report, const std::optional<std::string>& message,
-                        bool with_transcript, const std::vector<worded_warning>& warnings = {});
+                        bool with_transcript, const std::vector<worded_warning>& warnings = {},
+                        const std::vector<worded_suggestion>& suggestions = {});
 
 }  // namespace smtpcheck::serialization

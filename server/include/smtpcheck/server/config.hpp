@@ -62,6 +62,7 @@ struct smtp_settings {
     std::vector<std::string> deny_destinations;   ///< CIDR, validated
     bool allow_plaintext_auth = false;
     bool tls_verify = true;
+    bool suggestions = true;  ///< after a failure other settings may fix: SRV and MX lookups
     std::string ca_file;
     std::vector<std::string> dns_servers;  ///< empty: /etc/resolv.conf
     std::size_t dns_cache_entries = 1024;

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,10 +54,24 @@ enum class dns_status {
     failed,      ///< anything else (detail says what)
 };
 
+/// What a lookup asks for: the addresses of a host (A and AAAA), or a name's SRV or MX records.
+enum class dns_query { address, srv, mx };
+
+/// An SRV record (target, port, priority, weight) or an MX record (target, priority).
+struct dns_record {
+    std::string target;  ///< a host name, lower-case, without the final dot
+    std::uint16_t port = 0;
+    std::uint16_t priority = 0;
+    std::uint16_t weight = 0;
+};
+
 struct dns_answer {
     dns_status status = dns_status::failed;
     /// In the order c-ares sorted them (RFC 6724), IPv6 and IPv4 mixed.
     std::vector<boost::asio::ip::address> addresses;
+    /// SRV and MX lookups: by priority, lowest first (then SRV weight, highest first). SRV's
+    /// "service not available" (target ".") is left out.
+    std::vector<dns_record> records;
     bool cached = false;  ///< from the cache, no query sent
     std::string detail;   ///< in English, naming the cause
 };
@@ -117,11 +132,25 @@ public:
             token, std::move(host));
     }
 
+    /// Looks up `name`'s SRV or MX records (`type` srv or mx), uncached, with the same channel,
+    /// bounds and abandoning as async_resolve. Completes with dns_answer::records.
+    template <class Token>
+    auto async_lookup(std::string name, dns_query type, Token&& token, std::weak_ptr<detail::dns_wait>* wait = nullptr) {
+        return boost::asio::async_initiate<Token, void(dns_answer)>(
+            [this, wait, type](auto handler, std::string name) {
+                auto ex = boost::asio::get_associated_executor(handler, executor_);
+                auto w = std::make_shared<detail::dns_wait>(std::move(handler), ex);
+                if (wait) *wait = w;
+                start(std::move(name), std::move(w), type);
+            },
+            token, std::move(name));
+    }
+
     /// Drops every cached answer (for tests and operators).
     void clear_cache();
 
 private:
-    void start(std::string host, std::shared_ptr<detail::dns_wait> wait);
+    void start(std::string host, std::shared_ptr<detail::dns_wait> wait, dns_query type = dns_query::address);
     boost::asio::any_io_executor executor_;
     std::shared_ptr<detail::dns_core> core_;
 };

@@ -48,6 +48,9 @@ struct test_settings {
     /// false: report.transcript stays empty, for callers that never show it (TestSmtpServer),
     /// saving its lines' memory and copies in every test.
     bool keep_transcript = true;
+    /// After a failure that other settings may fix (DNS, connect, TLS, a port/TLS mismatch),
+    /// look up the From domain's SRV and MX records within the deadline for report.suggestions.
+    bool suggest = true;
     std::size_t max_transcript_lines = 200;
     std::size_t max_transcript_line = 512;
     std::string subject = "SMTP settings test";

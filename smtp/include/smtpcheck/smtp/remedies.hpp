@@ -6,6 +6,7 @@
 // the caller's language (config/catalog/*.ini [hints]). Pure code: no I/O.
 #pragma once
 
+#include "smtpcheck/smtp/dns.hpp"
 #include "smtpcheck/smtp/report.hpp"
 
 #include <string>
@@ -16,8 +17,11 @@ namespace smtpcheck::smtp {
 
 struct provider_signature {
     std::string name;
+    std::string display;                ///< "Microsoft 365"
     std::vector<std::string> names;     ///< fnmatch patterns for host names
     std::vector<std::string> greeting;  ///< fnmatch patterns for the greeting's first line
+    std::vector<std::string> mx;        ///< fnmatch patterns for a domain's MX hosts
+    std::string submission;             ///< the SmtpUri of its submission server, for an MX
 };
 
 struct remedy_rule {
@@ -30,6 +34,10 @@ struct remedy_rule {
     std::string hint;                  ///< the catalog key
     std::string uri;                   ///< "starttls", "smtps" or empty: what {uri} suggests
 };
+
+/// Whether other settings may fix this failure: the name did not resolve, nothing answered or
+/// the deadline passed before the greeting, TLS failed or was missing, a port/TLS mismatch.
+bool suggestion_wanted(const test_report& report);
 
 class remedies {
 public:
@@ -49,6 +57,15 @@ public:
     /// Sets the report's hint (and the URI it suggests) from the first matching rule, unless
     /// the test succeeded or already has a hint (a recognised port/TLS mismatch comes first).
     void apply(test_report& report, std::string_view user) const;
+
+    /// Settings to try after a failure that other settings may fix (suggestion_wanted), best
+    /// first: the port/TLS mismatch's URI; the From domain's SRV records (RFC 8314
+    /// _submissions._tcp: smtps://, then RFC 6186 _submission._tcp: smtp+starttls://); the
+    /// submission server of the provider its MX names. Never `tested` (scheme://host:port) and
+    /// never one twice; nothing without an answer.
+    std::vector<suggestion> suggest(const test_report& report, std::string_view tested, std::string_view domain,
+                                    const dns_answer& submissions, const dns_answer& submission,
+                                    const dns_answer& mx) const;
 
     const std::vector<provider_signature>& providers() const { return providers_; }
     const std::vector<remedy_rule>& rules() const { return rules_; }

@@ -103,12 +103,23 @@ struct warning {
     std::string value;  ///< the days left, the cipher, the URI to use, the greeting's name, the From domain
 };
 
+/// Settings to try after a failure (SPEC 3.8 Suggestions; issue 15), only from DNS answers or
+/// a recognised port/TLS mismatch.
+struct suggestion {
+    std::string uri;       ///< scheme://host:port
+    std::string why;       ///< a catalog key of [suggestions]
+    std::string domain;    ///< the From domain whose records gave it
+    std::string via;       ///< the SRV or MX record's target
+    std::string provider;  ///< the provider's name, for an MX
+};
+
 struct test_report {
     bool success = false;
     outcome_code code = outcome_code::none;
     std::optional<phase> failed_phase;
     std::optional<reply> last_reply;
     std::vector<warning> warnings;
+    std::vector<suggestion> suggestions;
     std::optional<std::string> hint;  ///< a catalog key: HINT_TRY_SMTPS, HINT_TRY_STARTTLS, or a remedy's (remedies.hpp)
     std::string hint_uri;             ///< the URI a hint suggests
     std::string detail;  ///< what failed, in English (parser and OpenSSL words); no per-test random values
