@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <unordered_map>
 #include <variant>
 
 namespace smtpcheck::smtp {
@@ -562,15 +563,21 @@ void implicit_tls_failed(test_report& report, const tcp_transport& transport, co
 // What the dialog ended with, into the report.
 // The registrable domain of a host name (the Public Suffix List, libpsl), lower-case; the
 // name itself when it has none (localhost, a bare word); empty for an address literal.
+// Remembered per thread (at most 1,024 names, then forgotten at once): the same greeting and
+// From domains come back test after test, and libpsl's lookup cost ~3,000 instructions.
 std::string registrable_domain(std::string_view name) {
-    if (name.empty() || name.front() == '[') return {};
-    error_code ec;
-    asio::ip::make_address(name, ec);
-    if (!ec) return {};
+    if (name.empty() || name.front() == '[' || name.find(':') != std::string_view::npos ||
+        name.find_first_not_of("0123456789.") == std::string_view::npos)
+        return {};  // an address literal
     std::string lower = core::lower_ascii(name);
     while (!lower.empty() && lower.back() == '.') lower.pop_back();
+    thread_local std::unordered_map<std::string, std::string> known;
+    if (auto hit = known.find(lower); hit != known.end()) return hit->second;
+    if (known.size() >= 1024) known.clear();
     const char* d = psl_registrable_domain(psl_builtin(), lower.c_str());
-    return d ? std::string(d) : lower;
+    std::string domain = d ? std::string(d) : lower;
+    known.emplace(std::move(lower), domain);
+    return domain;
 }
 
 // Findings that do not fail the test (issue 15): they go into the report whatever its outcome.
@@ -733,8 +740,9 @@ std::string uri_text(const smtp_uri& uri) {
     return scheme + uri.host + ":" + std::to_string(uri.port);
 }
 
-awaitable<test_report> run_prepared_test(asio::any_io_executor executor, prepared_test test,
-                                         std::shared_ptr<const test_settings> shared);
+// The test itself, filling test.report in place (the caller keeps `test` alive).
+awaitable<void> run_prepared_test(asio::any_io_executor executor, prepared_test& test,
+                                  const std::shared_ptr<const test_settings>& shared);
 
 }  // namespace
 
@@ -744,18 +752,17 @@ awaitable<test_report> run_test(asio::any_io_executor executor, prepared_test te
     std::string tested = uri_text(test.uri);
     const auto at = test.from.rfind('@');
     std::string domain = core::lower_ascii(at == std::string::npos ? std::string_view() : std::string_view(test.from).substr(at + 1));
-    const auto started = test.started;
-    test_report report = co_await run_prepared_test(executor, std::move(test), shared);
+    co_await run_prepared_test(executor, test, shared);
     auto cancellation = co_await asio::this_coro::cancellation_state;
-    if (shared->suggest && suggestion_wanted(report) && cancellation.cancelled() == asio::cancellation_type::none)
-        co_await add_suggestions(executor, report, std::move(tested), std::move(domain), started, *shared);
-    co_return report;
+    if (shared->suggest && suggestion_wanted(test.report) && cancellation.cancelled() == asio::cancellation_type::none)
+        co_await add_suggestions(executor, test.report, std::move(tested), std::move(domain), test.started, *shared);
+    co_return std::move(test.report);
 }
 
 namespace {
 
-awaitable<test_report> run_prepared_test(asio::any_io_executor executor, prepared_test test,
-                                         std::shared_ptr<const test_settings> shared) {
+awaitable<void> run_prepared_test(asio::any_io_executor executor, prepared_test& test,
+                                  const std::shared_ptr<const test_settings>& shared) {
     co_await asio::this_coro::throw_if_cancelled(false);
     const test_settings& settings = *shared;
     test_report& report = test.report;
@@ -801,16 +808,16 @@ awaitable<test_report> run_prepared_test(asio::any_io_executor executor, prepare
     };
 
     if (!co_await connect_phase(conn, uri, settings, report, ctx, finish, stop_early, cancelled))
-        co_return std::move(report);
+        co_return;
 
     tcp_transport transport(*conn, *tls, uri, settings.tls_verify);
     if (uri.mode == tls_mode::implicit) {
         ctx.enter(phase::starttls);
         auto ec = co_await transport.start_tls();
-        if (stop_early(phase::starttls)) co_return std::move(report);
+        if (stop_early(phase::starttls)) co_return;
         if (ec) {
             implicit_tls_failed(report, transport, *conn, uri, ec, finish);
-            co_return std::move(report);
+            co_return;
         }
     }
 
@@ -819,7 +826,7 @@ awaitable<test_report> run_prepared_test(asio::any_io_executor executor, prepare
     co_await detail::drive_dialog(transport, d, ctx);
     conclude(report, d, transport, *conn, uri, test.from, ctx, cancelled());
     report.total_ms = ctx.elapsed_ms();
-    co_return std::move(report);  // `release` closes: after QUIT, close()'s FIN is all the server needs
+    co_return;  // `release` closes: after QUIT, close()'s FIN is all the server needs
 }
 
 }  // namespace
