@@ -1,5 +1,6 @@
 // What a hostile SMTP server sends: printable_text on it, the reply parser fed in pieces of
-// any size, parse_ehlo on every reply, then the dialog state machine driven by those replies.
+// any size, parse_ehlo and the remedy rules on every reply, then the dialog state machine
+// driven by those replies.
 //
 // Input: byte 0 chooses the dialog's settings (TLS mode, credentials, mechanism, plaintext
 // auth, message or not), byte 1 the piece sizes (low 3 bits), whether a TLS handshake works
@@ -14,6 +15,7 @@
 #include "smtpcheck/core/base64.hpp"
 #include "smtpcheck/core/printable_text.hpp"
 #include "smtpcheck/smtp/dialog.hpp"
+#include "smtpcheck/smtp/remedies.hpp"
 #include "smtpcheck/smtp/reply.hpp"
 
 #include <cstddef>
@@ -126,7 +128,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (status == reply_parser::status::done) {
                 replies.push_back(parser.take());
                 check_reply(replies.back(), limits);
-                (void)parse_ehlo(replies.back());
+                // The EHLO name, and the remedy rules (fnmatch on the reply's words, the
+                // provider from the greeting) on every reply as the last of a failed test.
+                const auto caps = parse_ehlo(replies.back());
+                test_report failed;
+                failed.host = "smtp.example.com";
+                failed.greeting = replies.front().first_line();
+                failed.server_name = caps.name;
+                failed.last_reply = replies.back();
+                remedies::builtin().apply(failed, "user");
+                if (failed.hint && failed.hint->empty()) __builtin_trap();
                 continue;
             }
             if (status == reply_parser::status::error) {

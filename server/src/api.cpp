@@ -6,9 +6,37 @@
 #include "smtpcheck/core/system.hpp"
 #include "smtpcheck/serialization/localization.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <spdlog/logger.h>
 
-namespace smtpcheck::server {
+namespace smtpcheck {
+namespace embedded {
+std::string_view openapi_json();
+}
+
+namespace server {
+
+std::string openapi_document(std::string_view base_path) {
+    auto doc = boost::json::parse(embedded::openapi_json()).as_object();
+    if (!base_path.empty()) {
+        boost::json::object paths;
+        for (auto& [path, item] : doc.at("paths").as_object()) {
+            const std::string key(path);
+            paths[key.starts_with("/api/") ? std::string(base_path) + key : key] = std::move(item);
+        }
+        doc["paths"] = std::move(paths);
+    }
+    return boost::json::serialize(doc);
+}
+
+namespace {
+boost::asio::awaitable<response> openapi_response(const std::string& text) {
+    response r{http::status::ok, "application/json", text, {}, false};
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    co_return r;
+}
+}  // namespace
 
 std::string read_auth_secret(const config& cfg) {
     if (cfg.auth.secret_file.empty()) return {};
@@ -53,6 +81,11 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
     auto g = std::make_shared<const guard>(guard{std::move(authenticator), log, serialization::builtin_catalogs()});
     add_test_routes(routes, cfg, g, std::move(log), std::move(counters));
     add_session_routes(routes, std::move(g));
+    // The API's description (config/openapi.json), without authentication, as served here.
+    routes.add(route_scope::root, "/openapi.json", http::verb::get,
+               {nullptr, [text = std::make_shared<const std::string>(openapi_document(cfg.server.base_path))](
+                             request_context&, request&) { return openapi_response(*text); }});
 }
 
-}  // namespace smtpcheck::server
+}  // namespace server
+}  // namespace smtpcheck

@@ -24,6 +24,10 @@ std::string read_auth_secret(const config& cfg);
 
 /// Adds the API routes (the TestSmtpServer description for now), /login and /logout, all
 /// guarded by `authenticator`.
+/// The OpenAPI 3.1 document of every route (config/openapi.json, embedded), with the API
+/// routes under `base_path`. add_api_routes serves it at GET /openapi.json.
+std::string openapi_document(std::string_view base_path);
+
 void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::authenticator> authenticator,
                     std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters);
 
