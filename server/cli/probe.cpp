@@ -3,6 +3,7 @@
 #include "smtpcheck/serialization/report.hpp"
 #include "smtpcheck/server/smtp_settings.hpp"
 #include "smtpcheck/smtp/engine.hpp"
+#include "smtpcheck/smtp/remedies.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -42,10 +43,12 @@ options:
   --ca-file F           also trust the CA certificates in F (PEM)
   --no-send             stop after RCPT (RSET, QUIT): nothing is sent
   --language LANG       the message and the hint in en, nb, sv, da, de, nl or fr
-  --suggest             after a failure, also try each suggested SmtpUri (from the From
-                        domain's SRV and MX records) with the same user and password, and
-                        say which works
                         (default: api.default_language)
+  --suggest             after a failure, also try each suggested SmtpUri (from the From
+                        domain's SRV and MX records) and say which works; the URI's user and
+                        password go only to a host in the tested host's or the From's domain
+                        (RFC 6186 section 6) or to a known provider's server, and only with
+                        certificate verification on; other hosts are tried without them
   --use-stored-password use the password stored with `smtpcheck credentials set` for the
                         URI's user, host and port (as UseStoredPassword does)
   --config FILE, --set section.key=value   as for serve
@@ -65,15 +68,33 @@ exit status: 0 success, 1 bad configuration, 2 bad arguments, otherwise by outco
 
 // `original` with the scheme, host and port of `endpoint` (scheme://host:port): user,
 // password, mechanism and EHLO path stay.
-static std::string with_endpoint_of(const std::string& original, const std::string& endpoint) {
+// `original` with the scheme, host and port of `endpoint` (scheme://host:port): the EHLO path
+// stays, and the user, password and mechanism only `with_credentials`. Empty when either URI
+// cannot be read (nothing is tried then).
+static std::string with_endpoint_of(const std::string& original, const std::string& endpoint, bool with_credentials) {
     auto from = boost::urls::parse_uri(original);
     auto to = boost::urls::parse_uri(endpoint);
-    if (!from || !to) return endpoint;
+    if (!from || !to) return {};
     boost::urls::url u(*from);
     u.set_scheme(to->scheme());
     u.set_encoded_host(to->encoded_host());
     u.set_port(to->port());
+    if (!with_credentials) u.remove_userinfo();
     return std::string(u.buffer());
+}
+
+// Whether a suggestion may receive the URI's user and password (RFC 6186 section 6): a host
+// named by DNS only within the tested host's or the From's registrable domain; a known
+// provider's submission server (from config/remedies.ini, not from DNS); the tested host under
+// the other TLS mode. Never without certificate verification.
+static bool may_carry_credentials(const smtp::suggestion& s, const smtp::test_report& report, std::string_view from,
+                                  const smtp::test_settings& settings) {
+    if (!settings.tls_verify) return false;
+    if (s.why == "S_MX_PROVIDER" || s.why == "S_PORT_TLS_MISMATCH") return true;
+    const auto target = smtp::registrable_domain(s.via);
+    const auto at = from.rfind('@');
+    return !target.empty() && (target == smtp::registrable_domain(report.host) ||
+                               (at != std::string_view::npos && target == smtp::registrable_domain(from.substr(at + 1))));
 }
 
 int run_probe(std::span<char*> args) {
@@ -173,11 +194,24 @@ int run_probe(std::span<char*> args) {
     const auto warnings = serialization::report_warnings(report, lang, texts);
     const auto suggestions = serialization::report_suggestions(report, lang, texts);
     // --suggest: each suggestion tried with the URI's own user, password and EHLO path.
-    std::vector<smtp::test_report> tries;
+    const bool has_user = [&] {
+        auto parsed = boost::urls::parse_uri(uri);
+        return parsed && parsed->has_userinfo();
+    }();
+    struct attempt {
+        std::optional<smtp::test_report> result;  ///< none: the URI could not be rebuilt
+        bool with_credentials = false;
+    };
+    std::vector<attempt> tries;
     if (suggest) {
         auto quiet = settings;
         quiet.suggest = false;
-        for (const auto& s : suggestions) tries.push_back(run(with_endpoint_of(uri, s.uri), quiet));
+        for (const auto& s : report.suggestions) {
+            attempt a;
+            a.with_credentials = may_carry_credentials(s, report, from, settings);
+            if (auto u = with_endpoint_of(uri, s.uri, a.with_credentials); !u.empty()) a.result = run(std::move(u), quiet);
+            tries.push_back(std::move(a));
+        }
     }
     if (json) {
         auto doc = serialization::report_document(report, message, serialization::report_hint(report, lang, texts),
@@ -185,19 +219,27 @@ int run_probe(std::span<char*> args) {
         auto& listed = doc.body.at("Suggestions").as_array();
         for (std::size_t i = 0; i < tries.size(); ++i) {
             auto& entry = listed[i].as_object();
-            entry["Works"] = tries[i].success;
-            entry["ErrorCode"] = tries[i].success ? boost::json::value(nullptr)
-                                                  : boost::json::value(smtp::resource_name(tries[i].code));
+            const auto& r = tries[i].result;
+            entry["Works"] = r ? boost::json::value(r->success) : boost::json::value(nullptr);
+            entry["ErrorCode"] = r && !r->success ? boost::json::value(smtp::resource_name(r->code)) : boost::json::value(nullptr);
+            entry["WithCredentials"] = tries[i].with_credentials;
         }
         std::cout << serialization::write_json(doc) << "\n";
     } else {
         std::cout << serialization::report_text(report, message, transcript, warnings, suggestions);
-        for (std::size_t i = 0; i < tries.size(); ++i)
-            std::cout << "TRIED   " << suggestions[i].uri << ": "
-                      << (tries[i].success ? std::string("works")
-                                           : "fails, " + std::string(smtp::resource_name(tries[i].code)) + ": " +
-                                                 serialization::report_message(tries[i], lang, texts, deadline).value_or(""))
+        for (std::size_t i = 0; i < tries.size(); ++i) {
+            const auto& r = tries[i].result;
+            std::cout << "TRIED   " << suggestions[i].uri
+                      << (tries[i].with_credentials || !has_user
+                              ? ""
+                              : " (without the user and password: its host is outside the tested and the From domain)")
+                      << ": "
+                      << (!r           ? std::string("not tried: the URI could not be rebuilt")
+                          : r->success ? std::string("works")
+                                       : "fails, " + std::string(smtp::resource_name(r->code)) + ": " +
+                                             serialization::report_message(*r, lang, texts, deadline).value_or(""))
                       << "\n";
+        }
     }
     return exit_status(report.code);
 }

@@ -22,7 +22,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <libpsl.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -555,7 +554,7 @@ void implicit_tls_failed(test_report& report, const tcp_transport& transport, co
     }
     if (wrong_tls_version(ec)) {
         report.hint = "HINT_TRY_STARTTLS";
-        report.hint_uri = "smtp+starttls://" + uri.host + ":" + std::to_string(uri.port);
+        report.hint_uri = endpoint_uri(tls_mode::starttls, uri.host, uri.port);
     }
     finish(outcome_code::tls_failed, phase::starttls, ec.message());
 }
@@ -563,25 +562,9 @@ void implicit_tls_failed(test_report& report, const tcp_transport& transport, co
 // What the dialog ended with, into the report.
 // The registrable domain of a host name (the Public Suffix List, libpsl), lower-case; the
 // name itself when it has none (localhost, a bare word); empty for an address literal.
-// Remembered per thread (at most 1,024 names, then forgotten at once): the same greeting and
-// From domains come back test after test, and libpsl's lookup cost ~3,000 instructions.
-std::string registrable_domain(std::string_view name) {
-    if (name.empty() || name.front() == '[' || name.find(':') != std::string_view::npos ||
-        name.find_first_not_of("0123456789.") == std::string_view::npos)
-        return {};  // an address literal
-    std::string lower = core::lower_ascii(name);
-    while (!lower.empty() && lower.back() == '.') lower.pop_back();
-    thread_local std::unordered_map<std::string, std::string> known;
-    if (auto hit = known.find(lower); hit != known.end()) return hit->second;
-    if (known.size() >= 1024) known.clear();
-    const char* d = psl_registrable_domain(psl_builtin(), lower.c_str());
-    std::string domain = d ? std::string(d) : lower;
-    known.emplace(std::move(lower), domain);
-    return domain;
-}
-
 // Findings that do not fail the test (issue 15): they go into the report whatever its outcome.
-void add_warnings(test_report& report, const dialog& d, const smtp_uri& uri, std::string_view from) {
+void add_warnings(test_report& report, const dialog& d, const smtp_uri& uri, std::string_view from,
+                  std::string_view recipient) {
     if (report.tls && report.tls->certificate && report.tls->certificate->days_left) {
         const int days = *report.tls->certificate->days_left;
         if (days >= 0 && days < 30) report.warnings.push_back({warning_code::cert_expires_soon, std::to_string(days)});
@@ -593,7 +576,7 @@ void add_warnings(test_report& report, const dialog& d, const smtp_uri& uri, std
     if (uri.mode == tls_mode::opportunistic && d.tls_active() && !d.auth_offered_before_tls() &&
         !d.server_capabilities().auth.empty())
         report.warnings.push_back(
-            {warning_code::starttls_not_required, "smtp+starttls://" + uri.host + ":" + std::to_string(uri.port)});
+            {warning_code::starttls_not_required, endpoint_uri(tls_mode::starttls, uri.host, uri.port)});
     // The greeting's own name: "220 mx.example.com ESMTP" -> "mx.example.com".
     std::string greeting_name;
     if (d.greeting() && !d.greeting()->lines.empty()) {
@@ -602,20 +585,29 @@ void add_warnings(test_report& report, const dialog& d, const smtp_uri& uri, std
     }
     const std::string host_domain = uri.host_is_address ? std::string() : registrable_domain(uri.host);
     const std::string greeting_domain = registrable_domain(greeting_name);
-    if (!host_domain.empty() && !greeting_name.empty() && greeting_domain != host_domain)
+    // A greeting word that is no host name ("220 SG ESMTP") says nothing either way.
+    if (!host_domain.empty() && !greeting_domain.empty() && greeting_domain != host_domain)
         report.warnings.push_back({warning_code::greeting_name_mismatch, greeting_name});
+    // Relaying is about the recipient: the server took, without AUTH, a message from a domain
+    // that is not its own to a recipient that is not its own either.
     if (report.success && !d.auth_attempted()) {
-        const auto at = from.rfind('@');
-        const std::string from_domain = at == std::string_view::npos ? std::string() : registrable_domain(from.substr(at + 1));
+        auto domain_of = [](std::string_view address) {
+            const auto at = address.rfind('@');
+            return at == std::string_view::npos ? std::string() : registrable_domain(address.substr(at + 1));
+        };
+        const std::string from_domain = domain_of(from), recipient_domain = domain_of(recipient);
         const std::string& server_domain = host_domain.empty() ? greeting_domain : host_domain;
-        if (!from_domain.empty() && !server_domain.empty() && from_domain != server_domain &&
-            from_domain != greeting_domain)
+        auto foreign = [&](const std::string& domain) {
+            return !domain.empty() && domain != server_domain && domain != greeting_domain;
+        };
+        if (!server_domain.empty() && foreign(from_domain) && foreign(recipient_domain))
             report.warnings.push_back({warning_code::possible_open_relay, from_domain});
     }
 }
 
 void conclude(test_report& report, const dialog& d, const tcp_transport& transport, const connection_state& conn,
-              const smtp_uri& uri, std::string_view from, const detail::driver_context& ctx, bool cancelled) {
+              const smtp_uri& uri, std::string_view from, std::string_view recipient, const detail::driver_context& ctx,
+              bool cancelled) {
     if (d.greeting()) report.greeting = d.greeting()->first_line();
     report.extensions = d.server_capabilities().extensions;
     report.server_name = d.server_capabilities().name;
@@ -630,7 +622,7 @@ void conclude(test_report& report, const dialog& d, const tcp_transport& transpo
     if (conn.timed_out && !d.succeeded()) {
         if (d.current_phase() == phase::greeting && uri.mode != tls_mode::implicit && !d.greeting()) {
             report.hint = "HINT_TRY_SMTPS";
-            report.hint_uri = "smtps://" + uri.host + ":" + std::to_string(uri.port);
+            report.hint_uri = endpoint_uri(tls_mode::implicit, uri.host, uri.port);
         }
         report.code = outcome_code::timeout;
         report.failed_phase = d.current_phase();
@@ -656,7 +648,7 @@ void conclude(test_report& report, const dialog& d, const tcp_transport& transpo
             report.detail = "the server closed the connection";
             if (d.current_phase() == phase::greeting && !d.greeting() && uri.mode != tls_mode::implicit) {
                 report.hint = "HINT_TRY_SMTPS";
-                report.hint_uri = "smtps://" + uri.host + ":" + std::to_string(uri.port);
+                report.hint_uri = endpoint_uri(tls_mode::implicit, uri.host, uri.port);
             }
             break;
         case outcome_code::tls_unavailable: report.detail = "the server does not offer STARTTLS"; break;
@@ -672,7 +664,7 @@ void conclude(test_report& report, const dialog& d, const tcp_transport& transpo
         report.success = true;
     }
     remedies::builtin().apply(report, uri.user.value_or(std::string()));
-    add_warnings(report, d, uri, from);
+    add_warnings(report, d, uri, from, recipient);
 }
 
 }  // namespace
@@ -735,10 +727,6 @@ awaitable<void> add_suggestions(asio::any_io_executor executor, test_report& rep
     report.suggestions = remedies::builtin().suggest(report, tested, domain, g->answers[0], g->answers[1], g->answers[2]);
 }
 
-std::string uri_text(const smtp_uri& uri) {
-    const char* scheme = uri.mode == tls_mode::implicit ? "smtps://" : uri.mode == tls_mode::starttls ? "smtp+starttls://" : "smtp://";
-    return scheme + uri.host + ":" + std::to_string(uri.port);
-}
 
 // The test itself, filling test.report in place (the caller keeps `test` alive).
 awaitable<void> run_prepared_test(asio::any_io_executor executor, prepared_test& test,
@@ -749,7 +737,7 @@ awaitable<void> run_prepared_test(asio::any_io_executor executor, prepared_test&
 awaitable<test_report> run_test(asio::any_io_executor executor, prepared_test test,
                                 std::shared_ptr<const test_settings> shared) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    std::string tested = uri_text(test.uri);
+    std::string tested = endpoint_uri(test.uri.mode, test.uri.host, test.uri.port);
     const auto at = test.from.rfind('@');
     std::string domain = core::lower_ascii(at == std::string::npos ? std::string_view() : std::string_view(test.from).substr(at + 1));
     co_await run_prepared_test(executor, test, shared);
@@ -824,7 +812,7 @@ awaitable<void> run_prepared_test(asio::any_io_executor executor, prepared_test&
     // the dialog
     dialog d = make_dialog(test, settings, *conn, report.test_id);
     co_await detail::drive_dialog(transport, d, ctx);
-    conclude(report, d, transport, *conn, uri, test.from, ctx, cancelled());
+    conclude(report, d, transport, *conn, uri, test.from, settings.test_recipient, ctx, cancelled());
     report.total_ms = ctx.elapsed_ms();
     co_return;  // `release` closes: after QUIT, close()'s FIN is all the server needs
 }

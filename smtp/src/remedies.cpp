@@ -1,15 +1,18 @@
 #include "smtpcheck/smtp/remedies.hpp"
 
 #include "smtpcheck/core/ascii.hpp"
+#include "smtpcheck/smtp/smtp_uri.hpp"
 
 #include <boost/property_tree/ini_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 
 #include <fnmatch.h>
+#include <libpsl.h>
 
 #include <charconv>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace smtpcheck {
 namespace embedded {
@@ -38,13 +41,18 @@ bool matches_any(const std::vector<std::string>& pats, const std::string& subjec
     return false;
 }
 
-// "220 mx.example.com ESMTP ..." -> "mx.example.com"
+// "220 mx.example.com ESMTP ..." -> "mx.example.com" ("220 2.0.0 mx.example.com ..." too)
 std::string greeting_name(const std::string& greeting) {
     std::string_view g = greeting;
-    auto space = g.find(' ');
-    if (space == std::string_view::npos) return {};
-    g.remove_prefix(space + 1);
-    return std::string(g.substr(0, g.find(' ')));
+    auto word = [&g]() {
+        auto space = g.find(' ');
+        if (space == std::string_view::npos) return std::string_view();
+        g.remove_prefix(space + 1);
+        return g.substr(0, g.find(' '));
+    };
+    auto name = word();
+    if (!name.empty() && name.find_first_not_of("0123456789.") == std::string_view::npos) name = word();
+    return std::string(name);
 }
 
 [[noreturn]] void bad(const std::string& section, std::string_view key, std::string_view why) {
@@ -100,6 +108,10 @@ remedies::remedies(std::string_view ini) {
                 else if (key == "uri") {
                     if (value != "starttls" && value != "smtps") bad(section, key, "starttls or smtps");
                     r.uri = value;
+                } else if (key == "port") {
+                    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), r.port);
+                    if (ec != std::errc() || end != value.data() + value.size() || r.port == 0)
+                        bad(section, key, "a port from 1 to 65535");
                 } else bad(section, key, "unknown key");
             }
             if (r.hint.empty()) bad(section, "hint", "missing");
@@ -153,6 +165,34 @@ const remedy_rule* remedies::match(const test_report& r, std::string_view user) 
     return nullptr;
 }
 
+// Remembered per thread (at most 1,024 names, then forgotten at once): the same greeting and
+// From domains come back test after test, and libpsl's lookups cost thousands of instructions.
+std::string registrable_domain(std::string_view name) {
+    if (name.empty() || name.front() == '[' || name.find(':') != std::string_view::npos ||
+        name.find_first_not_of("0123456789.") == std::string_view::npos)
+        return {};  // an address literal
+    std::string lower = core::lower_ascii(name);
+    while (!lower.empty() && lower.back() == '.') lower.pop_back();
+    if (lower.find('.') == std::string::npos) return lower == "localhost" ? lower : std::string();
+    thread_local std::unordered_map<std::string, std::string> known;
+    if (auto hit = known.find(lower); hit != known.end()) return hit->second;
+    if (known.size() >= 1024) known.clear();
+    // The longest ICANN public suffix, and one label before it.
+    std::string domain = lower;
+    for (std::size_t start = 0, previous = std::string::npos;; ) {
+        if (psl_is_public_suffix2(psl_builtin(), lower.c_str() + start, PSL_TYPE_ICANN)) {
+            domain = previous == std::string::npos ? lower : lower.substr(previous);
+            break;
+        }
+        auto dot = lower.find('.', start);
+        if (dot == std::string::npos) break;
+        previous = start;
+        start = dot + 1;
+    }
+    known.emplace(std::move(lower), domain);
+    return domain;
+}
+
 bool suggestion_wanted(const test_report& r) {
     if (r.success) return false;
     if (r.hint && (*r.hint == "HINT_TRY_SMTPS" || *r.hint == "HINT_TRY_STARTTLS")) return true;
@@ -172,28 +212,43 @@ std::vector<suggestion> remedies::suggest(const test_report& r, std::string_view
                                           const dns_answer& submissions, const dns_answer& submission,
                                           const dns_answer& mx) const {
     std::vector<suggestion> out;
-    auto add = [&](suggestion s) {
-        if (s.uri == tested) return;
+    // "scheme://host:port" -> "host:port": a DNS answer naming the server tested suggests
+    // nothing, whatever the scheme.
+    auto endpoint = [](std::string_view uri) {
+        auto sep = uri.find("://");
+        return sep == std::string_view::npos ? uri : uri.substr(sep + 3);
+    };
+    auto add = [&](suggestion s, bool from_dns) {
+        if (out.size() >= max_suggestions || s.uri == tested) return false;
+        if (from_dns && endpoint(s.uri) == endpoint(tested)) return false;
         for (const auto& o : out)
-            if (o.uri == s.uri) return;
+            if (o.uri == s.uri) return false;
         out.push_back(std::move(s));
+        return true;
+    };
+    auto add_srv = [&](const dns_answer& answer, tls_mode mode, const char* why) {
+        if (answer.status != dns_status::ok) return;
+        int taken = 0;
+        for (const auto& rec : answer.records)
+            if (rec.port != 0 && taken < 3 &&
+                add({endpoint_uri(mode, rec.target, rec.port), why, std::string(domain), rec.target, {}}, true))
+                ++taken;
     };
     if (r.hint && (*r.hint == "HINT_TRY_SMTPS" || *r.hint == "HINT_TRY_STARTTLS") && !r.hint_uri.empty())
-        add({r.hint_uri, "S_PORT_TLS_MISMATCH", {}, {}, {}});
-    const std::string d(domain);
-    if (submissions.status == dns_status::ok)
-        for (const auto& rec : submissions.records)
-            add({"smtps://" + rec.target + ":" + std::to_string(rec.port), "S_SRV_SUBMISSIONS", d, rec.target, {}});
-    if (submission.status == dns_status::ok)
-        for (const auto& rec : submission.records)
-            add({"smtp+starttls://" + rec.target + ":" + std::to_string(rec.port), "S_SRV_SUBMISSION", d, rec.target, {}});
+        add({r.hint_uri, "S_PORT_TLS_MISMATCH", {}, {}, {}}, false);
+    add_srv(submissions, tls_mode::implicit, "S_SRV_SUBMISSIONS");
+    add_srv(submission, tls_mode::starttls, "S_SRV_SUBMISSION");
     if (mx.status == dns_status::ok)
-        for (const auto& rec : mx.records)
+        for (const auto& rec : mx.records) {
+            const provider_signature* found = nullptr;
             for (const auto& p : providers_)
                 if (!p.submission.empty() && matches_any(p.mx, rec.target)) {
-                    add({p.submission, "S_MX_PROVIDER", d, rec.target, p.display});
+                    found = &p;
                     break;
                 }
+            if (found && add({found->submission, "S_MX_PROVIDER", std::string(domain), rec.target, found->display}, true))
+                break;  // one provider: its other MX hosts say the same
+        }
     return out;
 }
 
@@ -202,8 +257,9 @@ void remedies::apply(test_report& r, std::string_view user) const {
     const remedy_rule* rule = match(r, user);
     if (!rule) return;
     r.hint = rule->hint;
-    if (rule->uri == "starttls") r.hint_uri = "smtp+starttls://" + r.host + ":" + std::to_string(r.port);
-    else if (rule->uri == "smtps") r.hint_uri = "smtps://" + r.host + ":" + std::to_string(r.port);
+    const std::uint16_t port = rule->port ? rule->port : r.port;
+    if (rule->uri == "starttls") r.hint_uri = endpoint_uri(tls_mode::starttls, r.host, port);
+    else if (rule->uri == "smtps") r.hint_uri = endpoint_uri(tls_mode::implicit, r.host, port);
 }
 
 }  // namespace smtp

@@ -127,6 +127,13 @@ std::optional<std::string> to_ascii_host(std::string_view utf8_name) {
     return is_ascii_domain(result) ? std::optional(result) : std::nullopt;
 }
 
+std::string endpoint_uri(tls_mode mode, std::string_view host, std::uint16_t port) {
+    std::string s = mode == tls_mode::implicit ? "smtps://" : mode == tls_mode::starttls ? "smtp+starttls://" : "smtp://";
+    if (host.find(':') != std::string_view::npos) s.append("[").append(host).append("]");
+    else s.append(host);
+    return s + ":" + std::to_string(port);
+}
+
 std::string smtp_uri::redacted() const {
     std::string s = mode == tls_mode::implicit ? "smtps://" : mode == tls_mode::starttls ? "smtp+starttls://" : "smtp://";
     if (user) s += *user + (mechanism.empty() ? "" : ";AUTH=" + mechanism) + "@";

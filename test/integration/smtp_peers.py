@@ -86,6 +86,7 @@ class Recorder:
     def __init__(self):
         self.messages = []
         self.envelopes = []
+        self.authenticated = []  # per message: whether its session had logged in
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if address.endswith("@refused.example"):
@@ -102,6 +103,7 @@ class Recorder:
 
     async def handle_DATA(self, server, session, envelope):
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.authenticated.append(bool(getattr(session, "authenticated", False)))
         self.messages.append(email.message_from_bytes(envelope.original_content))
         return "250 2.0.0 Ok: queued"
 

@@ -396,10 +396,50 @@ class Suggestions(unittest.TestCase):
         self.assertEqual(DNS.count("_submission._tcp.reached.test"), before)
 
     def test_silent_dns_for_the_suggestions_stays_within_the_deadline(self):
+        before = DNS.count("_submission._tcp.x.silent.test")
         rc, doc, elapsed = self.probe_from("jane@x.silent.test", f"smtp://127.0.0.1:{CLOSED_PORT}", "--timeout-ms", "1500")
         self.assertEqual(doc["ErrorCode"], "SR_SMTP_CONNECT_FAILED")
         self.assertEqual(doc["Suggestions"], [])
+        self.assertGreater(DNS.count("_submission._tcp.x.silent.test"), before)  # asked, never answered
+        self.assertGreater(elapsed, 1.2, "the wait for the answers ended before the deadline")
         self.assertLess(elapsed, 3.0, f"probe took {elapsed:.2f} s with a 1.5 s deadline")
+
+    def test_the_password_goes_only_to_hosts_in_the_domain(self):
+        """RFC 6186 section 6: an SRV target outside the From's (or the tested host's) domain is
+        tried without the URI's user and password."""
+        pki = Pki()
+        server = Aiosmtpd(tls=pki.context(pki.server("cred", sans=("mail.cred.test", "relay.elsewhere.test"), ips=())))
+        DNS.set("mail.cred.test", ["127.0.0.1"])
+        DNS.set("relay.elsewhere.test", ["127.0.0.1"])
+        DNS.set("_submission._tcp.cred.test", {"srv": [(10, 1, server.port, "mail.cred.test"),
+                                                       (20, 1, server.port, "relay.elsewhere.test")]})
+        try:
+            rc, doc, _ = self.probe_from("jane@cred.test", f"smtp://demo:demo@127.0.0.1:{CLOSED_PORT}", "--suggest",
+                                         "--ca-file", pki.ca_file)
+        finally:
+            server.stop()
+            pki.close()
+        self.assertEqual([(s["SmtpUri"], s["WithCredentials"], s["Works"]) for s in doc["Suggestions"]],
+                         [(f"smtp+starttls://mail.cred.test:{server.port}", True, True),
+                          (f"smtp+starttls://relay.elsewhere.test:{server.port}", False, True)],
+                         json.dumps(doc, indent=1))
+        self.assertEqual(server.handler.authenticated, [True, False])
+
+    def test_provider_greetings_are_no_name_mismatch(self):
+        """The ICANN part of the Public Suffix List: us-east-1.amazonaws.com is a private suffix,
+        so email-smtp.us-east-1.amazonaws.com and email-smtp.amazonaws.com share amazonaws.com;
+        "220 SG ..." names no host."""
+        DNS.set("email-smtp.us-east-1.amazonaws.com", ["127.0.0.1"])
+        for greeting_name, warned in (("email-smtp.amazonaws.com", False), ("SG", False), ("mail.example.net", True)):
+            server = Aiosmtpd(auth=False, server_hostname=greeting_name)
+            try:
+                rc, doc, _ = self.probe_from("jane@example.com", f"smtp://email-smtp.us-east-1.amazonaws.com:{server.port}")
+            finally:
+                server.stop()
+            with self.subTest(greeting_name):
+                self.assertIs(doc["Success"], True, json.dumps(doc, indent=1))
+                codes = [w["Code"] for w in doc["Warnings"]]
+                self.assertEqual("W_GREETING_NAME_MISMATCH" in codes, warned, codes)
 
 
 if __name__ == "__main__":

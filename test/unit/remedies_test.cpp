@@ -127,12 +127,21 @@ BOOST_AUTO_TEST_CASE(sendgrid_user_apikey_gets_no_apikey_hint) {
     BOOST_TEST(hint_of(failed("smtp.sendgrid.net", sendgrid_greeting, bad), "me@example.com") == "HINT_SENDGRID_APIKEY_USER");
 }
 
-BOOST_AUTO_TEST_CASE(starttls_first_suggests_the_starttls_uri) {
+BOOST_AUTO_TEST_CASE(starttls_first_suggests_implicit_tls_on_465) {
+    // smtp:// takes STARTTLS whenever offered: this reply means it was not, so smtp+starttls://
+    // would fail the same way.
     auto r = failed("mail.example.net", postfix_greeting, {530, "5.7.0", {"Must issue a STARTTLS command first"}});
     r.port = 25;
     remedies::builtin().apply(r, "");
     BOOST_TEST(r.hint.value_or("") == "HINT_STARTTLS_FIRST");
-    BOOST_TEST(r.hint_uri == "smtp+starttls://mail.example.net:25");
+    BOOST_TEST(r.hint_uri == "smtps://mail.example.net:465");
+    auto v6 = failed("2001:db8::5", postfix_greeting, {530, "5.7.0", {"Must issue a STARTTLS command first"}});
+    remedies::builtin().apply(v6, "");
+    BOOST_TEST(v6.hint_uri == "smtps://[2001:db8::5]:465");
+}
+
+BOOST_AUTO_TEST_CASE(a_greeting_with_an_enhanced_code_still_names_its_provider) {
+    BOOST_TEST(remedies::builtin().provider(failed("192.0.2.1", "220 2.0.0 smtp.gmail.com ESMTP ready", {})) == "google");
 }
 
 BOOST_AUTO_TEST_CASE(a_hint_already_found_a_success_or_an_acceptance_gets_none) {
@@ -194,6 +203,15 @@ BOOST_AUTO_TEST_CASE(suggestions_come_from_srv_and_the_mx_provider_only) {
     BOOST_TEST(rules.suggest(r, "smtp://x:25", "example.net", none(), none(),
                              records({{"mx.example.net", 0, 10, 0}})).empty());
     BOOST_TEST(rules.suggest(r, "smtp://x:25", "example.net", none(), none(), none()).empty());
+    // The server tested, under another scheme, is no suggestion; port 0 neither; at most three
+    // from one SRV name and max_suggestions in all.
+    BOOST_TEST(rules.suggest(r, "smtp://mail.example.com:587", "example.com", none(),
+                             records({{"mail.example.com", 587, 0, 1}, {"other.example.com", 0, 0, 1}}), none()).empty());
+    std::vector<smtpcheck::smtp::dns_record> many;
+    for (int i = 0; i < 200; ++i) many.push_back({"m" + std::to_string(i) + ".example.com", 587, 0, 1});
+    BOOST_TEST(rules.suggest(r, "smtp://x:25", "example.com", records(many), records(many), none()).size() ==
+               smtpcheck::smtp::max_suggestions);
+    BOOST_TEST(rules.suggest(r, "smtp://x:25", "example.com", none(), records(many), none()).size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(only_failures_other_settings_may_fix_want_suggestions) {

@@ -9,6 +9,7 @@
 #include "smtpcheck/smtp/dns.hpp"
 #include "smtpcheck/smtp/report.hpp"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,11 +34,22 @@ struct remedy_rule {
     std::string user_is_not;           ///< empty: any user
     std::string hint;                  ///< the catalog key
     std::string uri;                   ///< "starttls", "smtps" or empty: what {uri} suggests
+    std::uint16_t port = 0;            ///< {uri}'s port; 0: the port tested
 };
+
+/// The registrable domain of a host name by the ICANN part of the Public Suffix List (libpsl):
+/// "email-smtp.us-east-1.amazonaws.com" -> "amazonaws.com" (the list's private entries, such
+/// as us-east-1.amazonaws.com, would make every such host its own domain). Lower-case; the
+/// name itself when it has no public suffix (localhost); empty for an address literal or a
+/// word without a dot that is not a name (a greeting's "SG").
+std::string registrable_domain(std::string_view name);
 
 /// Whether other settings may fix this failure: the name did not resolve, nothing answered or
 /// the deadline passed before the greeting, TLS failed or was missing, a port/TLS mismatch.
 bool suggestion_wanted(const test_report& report);
+
+/// A DNS answer may hold hundreds of records: the report keeps this many suggestions at most.
+inline constexpr std::size_t max_suggestions = 6;
 
 class remedies {
 public:
@@ -61,8 +73,9 @@ public:
     /// Settings to try after a failure that other settings may fix (suggestion_wanted), best
     /// first: the port/TLS mismatch's URI; the From domain's SRV records (RFC 8314
     /// _submissions._tcp: smtps://, then RFC 6186 _submission._tcp: smtp+starttls://); the
-    /// submission server of the provider its MX names. Never `tested` (scheme://host:port) and
-    /// never one twice; nothing without an answer.
+    /// submission server of the provider its MX names. Never the host and port tested
+    /// (`tested` is scheme://host:port), never one twice, never port 0; at most
+    /// max_suggestions, three from each SRV name; nothing without an answer.
     std::vector<suggestion> suggest(const test_report& report, std::string_view tested, std::string_view domain,
                                     const dns_answer& submissions, const dns_answer& submission,
                                     const dns_answer& mx) const;

@@ -36,6 +36,10 @@ struct invalid_input {
 
 std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text);
 
+/// "smtps://host:port" for a mode, a host (IPv6 literals get their brackets) and a port: the
+/// URIs a hint, a warning or a suggestion names.
+std::string endpoint_uri(tls_mode mode, std::string_view host, std::uint16_t port);
+
 /// A From address that is exactly one RFC 5321 mailbox (RFC 6531 UTF-8 allowed): no CR, LF,
 /// NUL, spaces, angle brackets, display names or lists. Returns the mailbox with an IDN
 /// domain in punycode.
