@@ -681,9 +681,12 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
     // After a cancellation the remaining operations fail on the closed socket instead of
     // throwing, so the connection still ends through the normal path.
     co_await asio::this_coro::throw_if_cancelled(false);
+    // send_now needs a non-blocking socket: where that cannot be set, every write is awaited.
+    bool send_at_once = false;
     if constexpr (!is_tls<Stream>) {
-        error_code ignored;
-        lowest.socket().non_blocking(true, ignored);  // for send_now
+        error_code nbec;
+        lowest.socket().non_blocking(true, nbec);
+        send_at_once = !nbec;
     }
 
     beast::flat_buffer buffer(limits.header_limit + limits.body_limit + 16384);
@@ -800,7 +803,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             const bool keep_alive = !res.close && !hec && request_keep_alive && !srv->is_draining;
             serialize(out, res, date.now(), ctx.request_id, keep_alive, head);
             error_code wec;
-            const std::size_t sent = send_now(stream, out, wec);
+            const std::size_t sent = send_at_once ? send_now(stream, out, wec) : 0;
             if (!wec && sent < out.size())
                 co_await write_all(stream, std::string_view(out).substr(sent), limits.body_timeout, wec);
             srv->counters->record_request(route_index, static_cast<unsigned>(res.status),
