@@ -577,17 +577,12 @@ void add_warnings(test_report& report, const dialog& d, const smtp_uri& uri, std
         !d.server_capabilities().auth.empty())
         report.warnings.push_back(
             {warning_code::starttls_not_required, endpoint_uri(tls_mode::starttls, uri.host, uri.port)});
-    // The greeting's own name: "220 mx.example.com ESMTP" -> "mx.example.com".
-    std::string greeting_name;
-    if (d.greeting() && !d.greeting()->lines.empty()) {
-        std::string_view first = d.greeting()->lines.front();
-        greeting_name = core::printable_text(first.substr(0, first.find(' ')));
-    }
+    const std::string greeting = report.greeting ? smtp::greeting_name(*report.greeting) : std::string();
     const std::string host_domain = uri.host_is_address ? std::string() : registrable_domain(uri.host);
-    const std::string greeting_domain = registrable_domain(greeting_name);
+    const std::string greeting_domain = registrable_domain(greeting);
     // A greeting word that is no host name ("220 SG ESMTP") says nothing either way.
     if (!host_domain.empty() && !greeting_domain.empty() && greeting_domain != host_domain)
-        report.warnings.push_back({warning_code::greeting_name_mismatch, greeting_name});
+        report.warnings.push_back({warning_code::greeting_name_mismatch, greeting});
     // Relaying is about the recipient: the server took, without AUTH, a message from a domain
     // that is not its own to a recipient that is not its own either.
     if (report.success && !d.auth_attempted()) {

@@ -41,8 +41,9 @@ bool matches_any(const std::vector<std::string>& pats, const std::string& subjec
     return false;
 }
 
-// "220 mx.example.com ESMTP ..." -> "mx.example.com" ("220 2.0.0 mx.example.com ..." too)
-std::string greeting_name(const std::string& greeting) {
+}  // namespace
+
+std::string greeting_name(std::string_view greeting) {
     std::string_view g = greeting;
     auto word = [&g]() {
         auto space = g.find(' ');
@@ -54,6 +55,8 @@ std::string greeting_name(const std::string& greeting) {
     if (!name.empty() && name.find_first_not_of("0123456789.") == std::string_view::npos) name = word();
     return std::string(name);
 }
+
+namespace {
 
 [[noreturn]] void bad(const std::string& section, std::string_view key, std::string_view why) {
     throw std::invalid_argument("remedies: [" + section + "] " + std::string(key) + ": " + std::string(why));

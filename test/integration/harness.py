@@ -20,6 +20,17 @@ CURL = "/usr/bin/curl"
 LOCAL_DNS = "smtp.dns_servers=127.0.0.1:9"
 
 
+_hashes = {}
+
+
+def hash_of(password):
+    """`smtpcheck hash-password` for a [users] entry, once per password (PBKDF2 is slow)."""
+    if password not in _hashes:
+        _hashes[password] = subprocess.run([SMTPCHECK, "hash-password"], input=password + "\n", capture_output=True,
+                                           text=True, check=True, timeout=30).stdout.strip()
+    return _hashes[password]
+
+
 class Server:
     """`smtpcheck serve` on 127.0.0.1 port 0; the bound addresses come from its log."""
 

@@ -17,7 +17,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from harness import SMTPCHECK, Server, curl, curl_bytes, free_port
+from harness import SMTPCHECK, Server, curl, curl_bytes, free_port, hash_of
 from smtp_peers import Aiosmtpd, Pki
 
 U = "/api/v1/Agents/CustomerService/TestSmtpServer"
@@ -25,16 +25,6 @@ DIAGNOSE = "/api/v1/smtpcheck/Diagnose"
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 LOOPBACK = ("smtp.allow_private_destinations=true", "smtp.allowed_ports=*")
 DEMO_SMTP_PORT = 2525
-
-_hashes = {}
-
-
-def hash_of(password):
-    if password not in _hashes:
-        _hashes[password] = subprocess.run([SMTPCHECK, "hash-password"], input=password + "\n", capture_output=True,
-                                           text=True, check=True, timeout=30).stdout.strip()
-    return _hashes[password]
-
 
 def curl_raw(url, *args, method=None, data=None, headers=(), timeout=15):
     """Like harness.curl, but the body is left as bytes (to decode it strictly)."""

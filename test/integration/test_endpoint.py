@@ -10,18 +10,13 @@ import threading
 import time
 import unittest
 
-from harness import SMTPCHECK, RawClient, Server, curl
+from harness import SMTPCHECK, RawClient, Server, curl, hash_of
 from smtp_peers import Aiosmtpd, Pki, Scripted
 
 ROUTE = "/api/v1/Agents/CustomerService/TestSmtpServer"
 DIAGNOSE = "/api/v1/smtpcheck/Diagnose"
 XML_DECL = '<?xml version="1.0" encoding="utf-8"?>\n'
 XSI = 'xmlns:i="http://www.w3.org/2001/XMLSchema-instance"'
-
-
-def hash_of(password):
-    return subprocess.run([SMTPCHECK, "hash-password"], input=password + "\n", capture_output=True, text=True,
-                          check=True).stdout.strip()
 
 
 class Endpoint(unittest.TestCase):

@@ -9,7 +9,7 @@ import subprocess
 import unittest
 import urllib.parse
 
-from harness import SMTPCHECK, Server, curl
+from harness import SMTPCHECK, Server, curl, hash_of
 from smtp_peers import Scripted
 
 ROUTE = "/api/v1/Agents/CustomerService/TestSmtpServer"
@@ -111,9 +111,7 @@ class ProviderHints(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.texts = {lang: catalog(lang) for lang in LANGUAGES}
-        cls.server = Server("users.alice=" + subprocess.run(
-            [SMTPCHECK, "hash-password"], input="pw\n", capture_output=True, text=True, check=True).stdout.strip(),
-            *SETTINGS)
+        cls.server = Server("users.alice=" + hash_of("pw"), *SETTINGS)
 
     @classmethod
     def tearDownClass(cls):

@@ -44,6 +44,10 @@ struct remedy_rule {
 /// word without a dot that is not a name (a greeting's "SG").
 std::string registrable_domain(std::string_view name);
 
+/// The name a greeting gives: "220 mx.example.com ESMTP ..." -> "mx.example.com" (after an
+/// enhanced code, when the greeting has one); empty when there is none.
+std::string greeting_name(std::string_view greeting);
+
 /// Whether other settings may fix this failure: the name did not resolve, nothing answered or
 /// the deadline passed before the greeting, TLS failed or was missing, a port/TLS mismatch.
 bool suggestion_wanted(const test_report& report);
