@@ -235,6 +235,9 @@ int run_serve(std::span<char*> args) {
                      "    -d '{\"SmtpUri\":\"smtp://demo:demo@127.0.0.1:2525\",\"From\":\"demo@example.com\"}' \\\n"
                      "    "
                   << base << cfg.server.base_path << "/api/v1/Agents/CustomerService/TestSmtpServer\n\n"
+                  << "Or open " << base << cfg.server.base_path
+                  << "/ in a browser, log in as demo/demo and test smtp+starttls://127.0.0.1:2525 (user and\n"
+                     "password demo).\n\n"
                   << std::flush;
     }
 

@@ -23,7 +23,11 @@ std::string openapi_document(std::string_view base_path) {
         boost::json::object paths;
         for (auto& [path, item] : doc.at("paths").as_object()) {
             const std::string key(path);
-            paths[key.starts_with("/api/") ? std::string(base_path) + key : key] = std::move(item);
+            // The API and the admin page (/ and its /app.* assets) move under the base path; the
+            // page's path is the base path itself, whose GET redirects to {base_path}/ (as the
+            // router matches paths, and OpenAPI linters want no trailing slash).
+            const bool based = key.starts_with("/api/") || key == "/" || key.starts_with("/app.");
+            paths[!based ? key : key == "/" ? std::string(base_path) : std::string(base_path) + key] = std::move(item);
         }
         doc["paths"] = std::move(paths);
     }
@@ -81,6 +85,7 @@ void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::aut
     auto g = std::make_shared<const guard>(guard{std::move(authenticator), log, serialization::builtin_catalogs()});
     add_test_routes(routes, cfg, g, std::move(log), std::move(counters));
     add_session_routes(routes, std::move(g));
+    add_web_routes(routes, cfg.server.base_path);
     // The API's description (config/openapi.json), without authentication, as served here.
     routes.add(route_scope::root, "/openapi.json", http::verb::get,
                {nullptr, [text = std::make_shared<const std::string>(openapi_document(cfg.server.base_path))](

@@ -45,7 +45,11 @@ struct guard {
         }
         default: {
             auto r = error_response(http::status::unauthorized, words(ctx, "Unauthorized"), "auth", media);
-            for (auto& c : authenticator->challenges()) r.headers.emplace_back("WWW-Authenticate", c);
+            // A page's script (the admin page) handles a 401 itself: a Basic challenge would make
+            // the browser ask for a password in its own dialog (as ASP.NET leaves it out too).
+            const bool from_script = ctx.header && ctx.header->from_script;
+            for (auto& c : authenticator->challenges())
+                if (!(from_script && c.starts_with("Basic"))) r.headers.emplace_back("WWW-Authenticate", c);
             return r;
         }
         }
@@ -65,5 +69,7 @@ void add_test_routes(router& routes, const config& cfg, std::shared_ptr<const gu
                      std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters);
 /// POST /login and /logout (session_routes.cpp).
 void add_session_routes(router& routes, std::shared_ptr<const guard> g);
+/// The admin page at {base_path}/ and its assets (web_routes.cpp).
+void add_web_routes(router& routes, std::string_view base_path);
 
 }  // namespace smtpcheck::server

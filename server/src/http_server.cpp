@@ -127,7 +127,8 @@ void serialize(std::string& out, const response& r, std::string_view date, std::
         out += "\r\nContent-Type: ";
         out += r.content_type;
     }
-    if (r.status != http::status::no_content) {  // RFC 9110 8.6: never on 204
+    // RFC 9110 8.6: never on 204; on 304 only the 200's length, which is not at hand here.
+    if (r.status != http::status::no_content && r.status != http::status::not_modified) {
         out += "\r\nContent-Length: ";
         append_number(out, r.body.size());
     }
@@ -207,6 +208,7 @@ header_facts read_header(const request_header& h) {
             else if (core::iequals_ascii(name, "SO-AppToken")) first(f.credentials.app_token, value);
             else if (core::iequals_ascii(name, "X-XSRF-TOKEN")) first(f.credentials.xsrf_token, value);
             else if (core::iequals_ascii(name, "X-Request-Id")) first(f.request_id, value);
+            else if (core::iequals_ascii(name, "X-Requested-With")) f.from_script = core::iequals_ascii(value, "XMLHttpRequest");
             break;
         }
         default: break;

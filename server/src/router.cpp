@@ -14,6 +14,7 @@ router::router(std::string base_path) : base_path_(std::move(base_path)) {
 
 router& router::add(route_scope scope, std::string_view path, http::verb method, route_handler handler) {
     std::string full = (scope == route_scope::api ? base_path_ : std::string()) + std::string(path);
+    if (full.size() > 1 && full.back() == '/') full.pop_back();  // as match() compares paths
     auto it = std::find_if(resources_.begin(), resources_.end(),
                            [&](const resource& r) { return core::iequals_ascii(r.path, full); });
     if (it == resources_.end()) it = resources_.insert(resources_.end(), resource{full, {}, {}});

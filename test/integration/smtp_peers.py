@@ -108,15 +108,19 @@ class Recorder:
         return "250 2.0.0 Ok: queued"
 
 
-def demo_authenticator(server, session, envelope, mechanism, auth_data):
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"demo" and auth_data.password == b"demo"
-    return AuthResult(success=ok, handled=False)
+def authenticator_for(login, password):
+    """Accepts exactly this user and password (bytes, as they arrive)."""
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login == login and auth_data.password == password
+        return AuthResult(success=ok, handled=False)
+    return check
 
 
 class Aiosmtpd:
     """aiosmtpd on 127.0.0.1: STARTTLS when `tls` is given, implicit TLS when `implicit`."""
 
-    def __init__(self, tls=None, implicit=None, auth=True, auth_require_tls=True, server_hostname=None):
+    def __init__(self, tls=None, implicit=None, auth=True, auth_require_tls=True, server_hostname=None,
+                 login=(b"demo", b"demo")):
         self.handler = Recorder()
         self.port = free_port()
         kwargs = dict(hostname="127.0.0.1", port=self.port, ready_timeout=10)
@@ -127,7 +131,7 @@ class Aiosmtpd:
         if implicit is not None:
             kwargs["ssl_context"] = implicit
         if auth:
-            kwargs["authenticator"] = demo_authenticator
+            kwargs["authenticator"] = authenticator_for(*login)
             kwargs["auth_require_tls"] = auth_require_tls
         self.controller = Controller(self.handler, **kwargs)
         self.controller.start()

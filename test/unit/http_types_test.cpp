@@ -29,7 +29,8 @@ BOOST_AUTO_TEST_CASE(one_pass_finds_every_field_a_route_reads_the_first_of_each)
         "POST /x HTTP/1.1\r\nHost: a\r\naccept: application/xml\r\nACCEPT: text/json\r\nAccept-Language: sv\r\n"
         "so-language: de\r\nSO-Culture: nb\r\nSO-TimeZone: NO\r\nContent-Type: application/json\r\n"
         "Expect: 100-continue\r\nOrigin: https://a.example\r\nX-Request-Id: abc-1\r\nAuthorization: Basic eA==\r\n"
-        "Cookie: smtpcheck_session=s; XSRF-TOKEN=t\r\nx-xsrf-token: t\r\nSO-AppToken: app\r\nContent-Length: 2\r\n\r\n");
+        "Cookie: smtpcheck_session=s; XSRF-TOKEN=t\r\nx-xsrf-token: t\r\nSO-AppToken: app\r\nx-requested-with: xmlhttprequest\r\n"
+        "Content-Length: 2\r\n\r\n");
     const auto f = read_header(h);
     BOOST_TEST(f.accept == "application/xml");  // the first of two, as h[field] gives
     BOOST_TEST(f.accept_language == "sv");
@@ -45,12 +46,15 @@ BOOST_AUTO_TEST_CASE(one_pass_finds_every_field_a_route_reads_the_first_of_each)
     BOOST_TEST(f.credentials.xsrf_token == "t");
     BOOST_TEST(f.credentials.app_token == "app");
     BOOST_TEST(f.has_body);
+    BOOST_TEST(f.from_script);
     BOOST_TEST(f.framing_problem.empty());
 
     const auto bare = read_header(parsed("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"));
     BOOST_TEST(!bare.has_body);
     BOOST_TEST(bare.accept.empty());
     BOOST_TEST(bare.credentials.authorization.empty());
+    BOOST_TEST(!bare.from_script);
+    BOOST_TEST(!read_header(parsed("GET / HTTP/1.1\r\nHost: a\r\nX-Requested-With: fetch\r\n\r\n")).from_script);
 }
 
 BOOST_AUTO_TEST_CASE(framing_that_two_parsers_could_read_differently_is_named) {

@@ -35,6 +35,21 @@ BOOST_AUTO_TEST_CASE(a_path_that_differs_in_case_is_compared_within_its_bounds) 
     }
 }
 
+// Issue 13: the admin page is the API scope's "/", i.e. {base_path}/, which requests reach with
+// or without the slash; at the root it is "/" itself.
+BOOST_AUTO_TEST_CASE(the_base_paths_own_page_is_found_with_or_without_its_slash) {
+    auto based = sample("/Cust12345");
+    based.add(route_scope::api, "/", verb::get, handler());
+    BOOST_TEST(based.match(verb::get, "/Cust12345/").handler != nullptr);
+    BOOST_TEST(based.match(verb::get, "/Cust12345").handler != nullptr);
+    BOOST_TEST(based.match(verb::get, "/Cust12345/?x=1").handler != nullptr);
+    BOOST_TEST((based.match(verb::get, "/").status == status::not_found));
+    auto root = sample();
+    root.add(route_scope::api, "/", verb::get, handler());
+    BOOST_TEST(root.match(verb::get, "/").handler != nullptr);
+    BOOST_TEST((root.match(verb::post, "/").status == status::method_not_allowed));
+}
+
 BOOST_AUTO_TEST_CASE(paths_match_case_insensitively_with_one_trailing_slash) {
     auto r = sample();
     BOOST_TEST(r.match(verb::post, "/api/v1/Agents/CustomerService/TestSmtpServer").handler != nullptr);

@@ -22,12 +22,13 @@ auth::settings make_auth_settings(const config& cfg, spdlog::logger* log);
 /// The secret of auth.secret_file, as make_auth_settings reads it (for `smtpcheck ticket`).
 std::string read_auth_secret(const config& cfg);
 
-/// Adds the API routes (the TestSmtpServer description for now), /login and /logout, all
-/// guarded by `authenticator`.
 /// The OpenAPI 3.1 document of every route (config/openapi.json, embedded), with the API
-/// routes under `base_path`. add_api_routes serves it at GET /openapi.json.
+/// routes and the admin page under `base_path`. add_api_routes serves it at GET /openapi.json.
 std::string openapi_document(std::string_view base_path);
 
+/// Adds the API routes (TestSmtpServer, Diagnose), /login and /logout, all guarded by
+/// `authenticator`; GET /openapi.json; and the admin page at {base_path}/ with its assets
+/// (web/, embedded), which need no authentication.
 void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::authenticator> authenticator,
                     std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters);
 

@@ -46,6 +46,9 @@ struct header_facts {
     auth::credentials credentials;
     /// A Transfer-Encoding, or a Content-Length other than 0.
     bool has_body = false;
+    /// X-Requested-With: XMLHttpRequest, as a page's script sends it (the admin page does): its
+    /// 401s leave the Basic challenge out, which would make the browser ask in a dialog of its own.
+    bool from_script = false;
     /// Why two parsers could frame this request differently (RFC 9112 6.3, 11.2): more than one
     /// Content-Length or Transfer-Encoding, both, a list in Content-Length, a Transfer-Encoding
     /// that does not end in chunked. Empty when none of these.
