@@ -3,10 +3,10 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS smtpcheck_asio smtpcheck_core smtpcheck_smtp smtpcheck_auth smtpcheck_serialization smtpcheck_server smtpcheck_warnings EXPORT smtpcheckTargets
+install(TARGETS smtpcheck_asio smtpcheck_core smtpcheck_smtp smtpcheck_auth smtpcheck_store smtpcheck_serialization smtpcheck_server smtpcheck_warnings EXPORT smtpcheckTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS smtpcheck RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(DIRECTORY server/include/ smtp/include/ auth/include/ serialization/include/ core/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY server/include/ smtp/include/ auth/include/ store/include/ serialization/include/ core/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT smtpcheckTargets NAMESPACE smtpcheck:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/smtpcheck)
 configure_package_config_file(cmake/smtpcheckConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/smtpcheckConfig.cmake

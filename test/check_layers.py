@@ -6,6 +6,7 @@ include that breaks the rule and exits 1 if there is one.
     core           nothing but itself: base64, ASCII, printable text, random octets, files
     serialization  core, and smtp for the report it maps (smtp/report.hpp)
     smtp, auth     core
+    store          core (Redis: the state several instances share)
     server         everything
 
 Usage: check_layers.py [SOURCE_ROOT]   (default: the tree this script is in)
@@ -19,7 +20,8 @@ ALLOWED = {
     "serialization": {"core", "serialization", "smtp"},
     "smtp": {"core", "smtp"},
     "auth": {"core", "auth"},
-    "server": {"core", "serialization", "smtp", "auth", "server"},
+    "store": {"core", "store"},
+    "server": {"core", "serialization", "smtp", "auth", "store", "server"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+[<"]smtpcheck/([a-z_]+)/', re.M)
 

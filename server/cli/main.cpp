@@ -211,15 +211,25 @@ int run_serve(std::span<char*> args) {
     }
     smtpcheck::server::router routes(cfg.server.base_path);
     auto counters = std::make_shared<smtpcheck::server::metrics>();
+    // [store] backend = redis: one connection for the instance, made (and made again) in the
+    // background; until it is up, /readyz says why and limits follow store.limits_on_error.
+    std::shared_ptr<smtpcheck::store::redis_client> redis;
+    if (cfg.store.backend == smtpcheck::store_settings::kind::redis) {
+        redis = smtpcheck::store::redis_client::create(
+            io.get_executor(), {cfg.store.redis_url, cfg.store.connect_timeout, cfg.store.command_timeout});
+        redis->start();
+        log->info("shared state in {}", redis->address().text);
+    }
     try {
         auto authenticator =
             std::make_shared<smtpcheck::auth::authenticator>(smtpcheck::server::make_auth_settings(cfg, log.get()));
-        smtpcheck::server::add_api_routes(routes, cfg, authenticator, log, counters);
+        smtpcheck::server::add_api_routes(routes, cfg, authenticator, log, counters, redis);
     } catch (const std::exception& e) {
         log->error("cannot start: {}", e.what());
         return 1;
     }
     smtpcheck::server::http_server server(io.get_executor(), cfg, std::move(routes), log, counters);
+    if (redis) server.add_readiness_check([redis] { return redis->not_ready(); });
     try {
         server.start();
     } catch (const std::exception& e) {
@@ -272,6 +282,7 @@ int run_serve(std::span<char*> args) {
         hard_stop.cancel();
         signals.cancel();
         if (demo_server) demo_server->stop();
+        if (redis) redis->stop();
     });
 
     std::vector<std::thread> pool;

@@ -81,9 +81,10 @@ auth::settings make_auth_settings(const config& cfg, spdlog::logger* log) {
 }
 
 void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::authenticator> authenticator,
-                    std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters) {
+                    std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters,
+                    std::shared_ptr<store::redis_client> redis) {
     auto g = std::make_shared<const guard>(guard{std::move(authenticator), log, serialization::builtin_catalogs()});
-    add_test_routes(routes, cfg, g, std::move(log), std::move(counters));
+    add_test_routes(routes, cfg, g, std::move(log), std::move(counters), std::move(redis));
     add_session_routes(routes, std::move(g));
     add_web_routes(routes, cfg.server.base_path);
     // The API's description (config/openapi.json), without authentication, as served here.

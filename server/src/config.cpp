@@ -3,6 +3,7 @@
 #include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/core/system.hpp"
 #include "smtpcheck/serialization/localization.hpp"
+#include "smtpcheck/store/redis_client.hpp"
 
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
@@ -216,6 +217,9 @@ struct binding {
 constexpr std::pair<std::string_view, log_settings::level> level_names[] = {
     {"trace", log_settings::level::trace}, {"debug", log_settings::level::debug}, {"info", log_settings::level::info},
     {"warn", log_settings::level::warn},   {"error", log_settings::level::error}};
+constexpr std::pair<std::string_view, store_settings::kind> backend_names[] = {{"file", store_settings::kind::file},
+                                                                              {"redis", store_settings::kind::redis}};
+constexpr std::pair<std::string_view, bool> fail_open_names[] = {{"open", true}, {"closed", false}};
 constexpr std::pair<std::string_view, log_settings::format> format_names[] = {{"text", log_settings::format::text},
                                                                               {"json", log_settings::format::json}};
 
@@ -337,6 +341,25 @@ const binding bindings[] = {
          c.auth.failed_logins_per_minute = static_cast<unsigned>(as_uint(v, 1, 1'000'000));
      }},
 
+    {"store", "backend", false, [](config& c, const value_ref& v) { c.store.backend = as_enum(v, backend_names); }},
+    {"store", "redis_url", false,
+     [](config& c, const value_ref& v) {
+         if (!v.text.empty()) {
+             try {
+                 (void)store::parse_redis_url(std::string(v.text));
+             } catch (const std::invalid_argument& e) {
+                 // The message names the key, never the value: a URL may hold a password.
+                 throw config_error("config: store.redis_url: " + std::string(e.what()));
+             }
+         }
+         c.store.redis_url = v.text;
+     }},
+    {"store", "key_prefix", false, [](config& c, const value_ref& v) { c.store.key_prefix = v.text; }},
+    {"store", "connect_timeout_ms", false, [](config& c, const value_ref& v) { c.store.connect_timeout = as_ms(v); }},
+    {"store", "command_timeout_ms", false, [](config& c, const value_ref& v) { c.store.command_timeout = as_ms(v); }},
+    {"store", "limits_on_error", false,
+     [](config& c, const value_ref& v) { c.store.limits_fail_open = as_enum(v, fail_open_names); }},
+
     {"log", "level", false, [](config& c, const value_ref& v) { c.log.min_level = as_enum(v, level_names); }},
     {"log", "format", false, [](config& c, const value_ref& v) { c.log.style = as_enum(v, format_names); }},
     {"log", "access", false, [](config& c, const value_ref& v) { c.log.access = as_bool(v); }},
@@ -378,6 +401,8 @@ config to_config(const ini_document& doc) {
     }
     if (!c.server.tls_listen.empty() && (c.server.tls_cert.empty() || c.server.tls_key.empty()))
         throw config_error("config: server.tls_listen needs server.tls_cert and server.tls_key");
+    if (c.store.backend == store_settings::kind::redis && c.store.redis_url.empty())
+        throw config_error("config: store.backend = redis needs store.redis_url");
     return c;
 }
 
@@ -438,7 +463,11 @@ std::string effective_config_ini(const config_sources& sources) {
         for (const auto& k : s.keys) {
             const binding* b = find_binding(s.name, k.name);
             bool secret = s.name == free_section || (b && b->secret);
-            out += k.name + " = " + (secret && !k.value.empty() ? std::string("***") : k.value) + "\n";
+            std::string value = secret && !k.value.empty() ? std::string("***") : k.value;
+            // A Redis URL is shown without its password (to_config checked that it parses).
+            if (s.name == "store" && k.name == "redis_url" && !k.value.empty())
+                value = store::parse_redis_url(k.value).text;
+            out += k.name + " = " + value + "\n";
         }
     }
     return out;

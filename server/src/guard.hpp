@@ -8,6 +8,7 @@
 #include "smtpcheck/server/error_document.hpp"
 #include "smtpcheck/server/metrics.hpp"
 #include "smtpcheck/server/router.hpp"
+#include "smtpcheck/store/redis_client.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <spdlog/logger.h>
@@ -66,7 +67,8 @@ struct guard {
 
 /// The routes of TestSmtpServer (its description and the test) and Diagnose (test_routes.cpp).
 void add_test_routes(router& routes, const config& cfg, std::shared_ptr<const guard> g,
-                     std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters);
+                     std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters,
+                     std::shared_ptr<store::redis_client> redis);
 /// POST /login and /logout (session_routes.cpp).
 void add_session_routes(router& routes, std::shared_ptr<const guard> g);
 /// The admin page at {base_path}/ and its assets (web_routes.cpp).

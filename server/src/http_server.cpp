@@ -279,6 +279,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     std::vector<std::string> bound;
 
     std::atomic<bool> is_draining{false};
+    /// What else must be up for /readyz (add_readiness_check, before start()).
+    std::vector<std::function<std::optional<std::string>()>> readiness_checks;
     std::atomic<std::size_t> connection_count{0};
     std::mutex connections_mutex;
     std::unordered_map<std::uint64_t, std::weak_ptr<connection_base>> connections;
@@ -393,9 +395,14 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
                         counters->prometheus_text(connection_count.load()), {}, false};
     }
     response builtin_ready() const {
-        if (!is_draining) return response{http::status::ok, "text/plain; charset=utf-8", "ready", {}, false};
-        return response{http::status::service_unavailable, "text/plain; charset=utf-8", "draining",
-                        {{"Retry-After", "1"}}, false};
+        auto not_ready = [](std::string why) {
+            return response{http::status::service_unavailable, "text/plain; charset=utf-8", std::move(why),
+                            {{"Retry-After", "1"}}, false};
+        };
+        if (is_draining) return not_ready("draining");
+        for (const auto& check : readiness_checks)
+            if (auto why = check()) return not_ready(std::move(*why));
+        return response{http::status::ok, "text/plain; charset=utf-8", "ready", {}, false};
     }
 };
 
@@ -1001,6 +1008,10 @@ awaitable<void> wait_on_strand(std::shared_ptr<http_server::impl> self) {
 awaitable<void> http_server::wait() { co_await asio::co_spawn(impl_->strand, wait_on_strand(impl_), asio::use_awaitable); }
 
 bool http_server::draining() const { return impl_->is_draining; }
+
+void http_server::add_readiness_check(std::function<std::optional<std::string>()> check) {
+    impl_->readiness_checks.push_back(std::move(check));
+}
 
 std::size_t http_server::open_connections() const { return impl_->connection_count; }
 

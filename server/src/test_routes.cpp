@@ -9,6 +9,7 @@
 #include "smtpcheck/server/metrics.hpp"
 #include "smtpcheck/server/smtp_settings.hpp"
 #include "smtpcheck/smtp/engine.hpp"
+#include "smtpcheck/store/shared_limiter.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/monotonic_resource.hpp>
@@ -36,8 +37,12 @@ struct test_endpoint {
     std::shared_ptr<spdlog::logger> log;
     const serialization::catalogs& texts = serialization::builtin_catalogs();
     std::shared_ptr<metrics> counters;  ///< tests in flight (the limit) and tests by outcome
-    /// Tests per user per minute; null: no limit (api.tests_per_minute_per_user = 0).
+    /// Tests per user per minute; null: no limit (api.tests_per_minute_per_user = 0). With
+    /// Redis it is only the fallback of `shared_per_user` when Redis cannot answer.
     std::unique_ptr<core::rate_limiter> per_user;
+    /// The same limit counted across every instance ([store] backend = redis); null: local.
+    std::unique_ptr<store::shared_limiter> shared_per_user;
+    bool limits_fail_open = true;  ///< store.limits_on_error
 
     void make_message_settings() {
         for (const auto& language : texts.languages()) {
@@ -93,6 +98,36 @@ std::optional<serialization::selection> select_of(std::string_view target) {
     return serialization::selection(*text);
 }
 
+response too_many_tests(const test_endpoint& ep, const serialization::language_choice& lang,
+                         serialization::media_type media, std::chrono::seconds wait) {
+    auto r = error_response(http::status::too_many_requests, serialization::error_message(ep.texts, lang, "TooManyTests"),
+                            "api", media);
+    r.headers.emplace_back("Retry-After", std::to_string(wait.count()));
+    return r;
+}
+
+// The tests-per-user limit counted across instances (Redis): a refusal, or nothing. When
+// Redis cannot answer (within store.command_timeout_ms), store.limits_on_error decides: this
+// instance counts on its own, or the test is refused with 503.
+asio::awaitable<std::optional<response>> check_shared_user_limit(test_endpoint& ep, const request_context& ctx,
+                                                                 const test_to_run& t) {
+    auto v = co_await ep.shared_per_user->take(ctx.principal);
+    auto wait = v.wait;
+    if (v.error) {
+        if (ep.log)
+            ep.log->debug("tests-per-user limit: redis did not answer ({}) id={}", v.error.message(), ctx.request_id);
+        if (!ep.limits_fail_open) {
+            auto r = error_response(http::status::service_unavailable,
+                                    serialization::error_message(ep.texts, t.lang, "ServiceUnavailable"), "api", t.media);
+            r.headers.emplace_back("Retry-After", "1");
+            co_return r;
+        }
+        wait = ep.over_user_limit(ctx.principal);
+    }
+    if (wait) co_return too_many_tests(ep, t.lang, t.media, *wait);
+    co_return std::nullopt;
+}
+
 // Before the test: the body decoded and the limits passed (the test then counts as in
 // flight), or the refusal to send.
 std::variant<test_to_run, response> accept_test(test_endpoint& ep, request_context& ctx, const request& req) {
@@ -111,11 +146,8 @@ std::variant<test_to_run, response> accept_test(test_endpoint& ep, request_conte
     }
     auto& body = std::get<serialization::test_request_body>(decoded);
 
-    if (auto wait = ep.over_user_limit(ctx.principal)) {
-        auto r = error_response(http::status::too_many_requests, serialization::error_message(ep.texts, lang, "TooManyTests"), "api", media);
-        r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-        return r;
-    }
+    if (auto wait = ep.shared_per_user ? std::nullopt : ep.over_user_limit(ctx.principal))
+        return too_many_tests(ep, lang, media, *wait);
     if (ep.counters->tests_in_flight.fetch_add(1) >= ep.max_concurrent) {
         --ep.counters->tests_in_flight;
         auto r = error_response(http::status::service_unavailable, serialization::error_message(ep.texts, lang, "ServiceUnavailable"), "api",
@@ -172,6 +204,8 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
         std::atomic<std::size_t>& n;
         ~in_flight_guard() { --n; }
     } counted{ep->counters->tests_in_flight};
+    if (ep->shared_per_user)
+        if (auto refused = co_await check_shared_user_limit(*ep, ctx, t)) co_return std::move(*refused);
 
     auto settings = ep->settings_for(t.lang.language, diagnose);  // the message in the caller's language
     // Validation needs no I/O: a request refused by it is answered without watching the client.
@@ -192,7 +226,8 @@ asio::awaitable<response> describe_test_smtp_server(serialization::media_type me
 }  // namespace
 
 void add_test_routes(router& routes, const config& cfg, std::shared_ptr<const guard> g,
-                     std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters) {
+                     std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters,
+                     std::shared_ptr<store::redis_client> redis) {
     auto ep = std::make_shared<test_endpoint>();
     ep->counters = std::move(counters);
     ep->settings = make_test_settings(cfg);
@@ -201,6 +236,10 @@ void add_test_routes(router& routes, const config& cfg, std::shared_ptr<const gu
     ep->max_document = cfg.server.body_limit;
     if (cfg.api.tests_per_minute_per_user > 0)
         ep->per_user = std::make_unique<core::rate_limiter>(cfg.api.tests_per_minute_per_user);
+    if (redis && cfg.api.tests_per_minute_per_user > 0)
+        ep->shared_per_user = std::make_unique<store::shared_limiter>(
+            std::move(redis), cfg.store.key_prefix + "limit:tests:", cfg.api.tests_per_minute_per_user);
+    ep->limits_fail_open = cfg.store.limits_fail_open;
     ep->slow_threshold = cfg.api.slow_threshold;
     ep->log = std::move(log);
 

@@ -4,9 +4,7 @@
 // only, no inline code, no framing) and an ETag, so a browser revalidates with one 304.
 #include "guard.hpp"
 
-#include <openssl/evp.h>
-
-#include <array>
+#include "smtpcheck/core/system.hpp"
 
 namespace smtpcheck {
 namespace embedded {
@@ -30,19 +28,7 @@ struct asset {
     std::string etag;  // a quoted strong validator: the first 16 octets of the body's SHA-256, in hex
 };
 
-std::string etag_of(std::string_view body) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int n = 0;
-    if (EVP_Digest(body.data(), body.size(), md.data(), &n, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("SHA-256 is not available");
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string tag = "\"";
-    for (unsigned i = 0; i < 16 && i < n; ++i) {
-        tag += hex[md[i] >> 4];
-        tag += hex[md[i] & 15];
-    }
-    return tag + "\"";
-}
+std::string etag_of(std::string_view body) { return "\"" + core::hex_digest("SHA256", body, 16) + "\""; }
 
 // RFC 9110 13.1.2: If-None-Match is "*" or a list of entity tags, compared weakly.
 bool matches_if_none_match(std::string_view field, std::string_view etag) {

@@ -22,6 +22,13 @@ BOOST_AUTO_TEST_CASE(random_octets_have_the_length_asked_and_differ) {
     BOOST_TEST(seen.size() == 100u);
 }
 
+BOOST_AUTO_TEST_CASE(digests_are_lower_case_hex_and_may_be_cut) {
+    // FIPS 180 test vectors for "abc".
+    BOOST_TEST(hex_digest("SHA1", "abc") == "a9993e364706816aba3e25717850c26c9cd0d89d");
+    BOOST_TEST(hex_digest("SHA256", "abc", 4) == "ba7816bf");
+    BOOST_CHECK_THROW(hex_digest("NO-SUCH-DIGEST", "abc"), std::runtime_error);
+}
+
 BOOST_AUTO_TEST_CASE(a_file_is_read_whole_or_not_at_all) {
     const auto dir = std::filesystem::temp_directory_path() / ("smtpcheck-system-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);

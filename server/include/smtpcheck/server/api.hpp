@@ -5,6 +5,7 @@
 #include "smtpcheck/server/config.hpp"
 #include "smtpcheck/server/metrics.hpp"
 #include "smtpcheck/server/router.hpp"
+#include "smtpcheck/store/redis_client.hpp"
 
 #include <memory>
 
@@ -28,8 +29,10 @@ std::string openapi_document(std::string_view base_path);
 
 /// Adds the API routes (TestSmtpServer, Diagnose), /login and /logout, all guarded by
 /// `authenticator`; GET /openapi.json; and the admin page at {base_path}/ with its assets
-/// (web/, embedded), which need no authentication.
+/// (web/, embedded), which need no authentication. With `redis` (a started client, [store]
+/// backend = redis) the tests-per-user limit is counted across every instance sharing it.
 void add_api_routes(router& routes, const config& cfg, std::shared_ptr<auth::authenticator> authenticator,
-                    std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters);
+                    std::shared_ptr<spdlog::logger> log, std::shared_ptr<metrics> counters,
+                    std::shared_ptr<store::redis_client> redis = nullptr);
 
 }  // namespace smtpcheck::server

@@ -87,6 +87,19 @@ struct auth_settings {
     unsigned failed_logins_per_minute = 20;
 };
 
+/// [store]: where the state several instances share lives (issue 14).
+struct store_settings {
+    enum class kind { file, redis };
+    kind backend = kind::file;  ///< file: this instance's own (no Redis)
+    std::string redis_url;      ///< redis://[[user]:password@]host[:port][/db] or unix:/path
+    std::string key_prefix = "smtpcheck:";
+    milliseconds connect_timeout{1000};
+    milliseconds command_timeout{250};
+    /// When Redis cannot answer a limit: true, each instance counts on its own (the limit
+    /// then holds per instance); false, the request is refused with 503.
+    bool limits_fail_open = true;
+};
+
 struct log_settings {
     enum class level { trace, debug, info, warn, error };
     enum class format { text, json };
@@ -100,6 +113,7 @@ struct config {
     api_settings api;
     smtp_settings smtp;
     auth_settings auth;
+    store_settings store;
     std::map<std::string, std::string> users;  ///< name -> password hash
     log_settings log;
 };

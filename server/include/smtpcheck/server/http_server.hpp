@@ -11,7 +11,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,10 @@ public:
     /// Connections with a request in progress: its first byte read, its response not yet
     /// written. Safe from any thread.
     std::size_t busy_connections() const;
+
+    /// /readyz answers 503 with the reason while `check` gives one (e.g. the shared store
+    /// unreachable). Call before start(); `check` must be cheap and safe from any thread.
+    void add_readiness_check(std::function<std::optional<std::string>()> check);
 
     struct impl;
 

@@ -1,0 +1,37 @@
+// A limit of events per key in a window shared by every instance through Redis: the same
+// counting as core::rate_limiter::take (a window of `window` that starts with the key's first
+// event; a refused event does not count; Retry-After is the whole seconds left plus one),
+// done by one Lua script in one round trip, so that two instances cannot both let the last
+// event through.
+#pragma once
+
+#include "smtpcheck/store/redis_client.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace smtpcheck::store {
+
+class shared_limiter {
+public:
+    /// Keys are `<prefix><key>`.
+    shared_limiter(std::shared_ptr<redis_client> redis, std::string prefix, unsigned limit,
+                   std::chrono::milliseconds window = std::chrono::minutes(1));
+
+    struct verdict {
+        boost::system::error_code error;     ///< Redis could not answer: nothing was counted
+        std::optional<std::chrono::seconds> wait;  ///< over the limit: the wait; else counted
+    };
+    /// Counts one event for `key` unless it is at the limit. Never waits past the client's
+    /// command_timeout.
+    boost::asio::awaitable<verdict> take(std::string key) const;
+
+private:
+    std::shared_ptr<redis_client> redis_;
+    std::string prefix_;
+    std::string limit_, window_ms_;
+    std::string sha1_;  ///< of the script, for EVALSHA
+};
+
+}  // namespace smtpcheck::store

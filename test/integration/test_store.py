@@ -1,0 +1,167 @@
+"""[store] backend = redis (issue 14, first part): two real instances share the tests-per-user
+limit through a real redis-server (Debian's, on a unix socket of the test's own); /readyz says
+why while Redis is away; limits follow store.limits_on_error then; both recover by themselves
+when Redis returns; check-config never shows the URL's password."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import SMTPCHECK, Server, curl, hash_of
+
+ROUTE = "/api/v1/Agents/CustomerService/TestSmtpServer"
+# Refused by validation (no network), but a test that counts against the caller's limit.
+BODY = json.dumps({"SmtpUri": "smtp://127.0.0.1:25", "From": "not-an-address"})
+
+
+class Redis:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="smtpcheck-redis-")
+        self.socket = os.path.join(self.dir, "redis.sock")
+        self.url = "unix:" + self.socket
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")])
+        for _ in range(200):
+            if os.path.exists(self.socket):
+                return
+            time.sleep(0.01)
+        raise RuntimeError("redis-server did not open its socket")
+
+    def stop(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_for(predicate, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+class SharedState(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = Redis()
+        settings = ["store.backend=redis", f"store.redis_url={cls.redis.url}", "api.tests_per_minute_per_user=3",
+                    f"users.alice={hash_of('pw')}", f"users.bob={hash_of('pw')}", f"users.carol={hash_of('pw')}"]
+        cls.a = Server(*settings)
+        cls.b = Server(*settings, "server.threads=2")  # requests and Redis on different threads
+        cls.closed = Server(*settings, "store.limits_on_error=closed")
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in (cls.a, cls.b, cls.closed):
+            s.__exit__()
+        cls.redis.close()
+
+    def run_test(self, server, user):
+        return curl(server.url + ROUTE, "-u", f"{user}:pw", method="POST", data=BODY,
+                    headers=["Content-Type: application/json"])
+
+    def ready(self, server):
+        return curl(server.url + "/readyz")
+
+    def test_1_the_tests_per_user_limit_counts_across_both_instances(self):
+        self.assertTrue(wait_for(lambda: self.ready(self.a).status == 200 and self.ready(self.b).status == 200, 5))
+        for server in (self.a, self.b, self.a):
+            r = self.run_test(server, "alice")
+            self.assertEqual(r.status, 200, r.body)
+            self.assertFalse(r.json()["Success"])
+        for server in (self.b, self.a):  # the fourth, wherever it lands
+            r = self.run_test(server, "alice")
+            self.assertEqual(r.status, 429, r.body)
+            self.assertTrue(1 <= int(r.header("retry-after")) <= 61)
+        self.assertEqual(self.run_test(self.b, "bob").status, 200)  # another user counts on its own
+
+    def test_2_without_redis_readyz_says_why_and_the_limits_follow_limits_on_error(self):
+        self.redis.stop()
+        try:
+            for server in (self.a, self.b):
+                self.assertTrue(wait_for(lambda: self.ready(server).status == 503, 5))
+                r = self.ready(server)
+                self.assertTrue(r.body.startswith("redis at " + self.redis.url), r.body)
+                self.assertEqual(r.header("retry-after"), "1")
+            # open (the default): each instance counts on its own, so carol still gets 3 per instance.
+            statuses = [self.run_test(self.a, "carol").status for _ in range(4)]
+            self.assertEqual(statuses, [200, 200, 200, 429])
+            # closed: refused with 503, at once (no waiting for Redis).
+            started = time.monotonic()
+            r = self.run_test(self.closed, "carol")
+            self.assertEqual(r.status, 503, r.body)
+            self.assertEqual(r.header("retry-after"), "1")
+            self.assertLess(time.monotonic() - started, 5)
+        finally:
+            self.redis.start()
+        # Back by itself (the back-off is at most 5 s).
+        for server in (self.a, self.b, self.closed):
+            self.assertTrue(wait_for(lambda: self.ready(server).status == 200, 10), self.ready(server).body)
+        self.assertEqual(self.run_test(self.closed, "carol").status, 200)  # a new Redis: a new count
+
+    def test_3_a_redis_that_hangs_holds_no_request(self):
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            r = self.run_test(self.closed, "bob")
+            self.assertEqual(r.status, 503)  # store.command_timeout_ms (250) and the answer
+            self.assertLess(time.monotonic() - started, 5)
+            self.assertTrue(wait_for(lambda: self.ready(self.a).status == 503, 5))
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        self.assertTrue(wait_for(lambda: self.ready(self.a).status == 200, 10))
+
+
+class Configuration(unittest.TestCase):
+    def check_config(self, *settings):
+        args = [SMTPCHECK, "check-config"]
+        for s in settings:
+            args += ["--set", s]
+        return subprocess.run(args, capture_output=True, text=True, timeout=30)
+
+    def test_check_config_shows_the_url_without_its_password(self):
+        out = self.check_config("store.backend=redis", "store.redis_url=redis://app:topsecret@127.0.0.1:6390/1")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("redis_url = redis://app@127.0.0.1:6390/1", out.stdout)
+        self.assertNotIn("topsecret", out.stdout + out.stderr)
+
+    def test_unusable_settings_are_refused_with_the_reason_and_no_password(self):
+        out = self.check_config("store.backend=redis")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("store.redis_url", out.stderr)
+        out = self.check_config("store.backend=redis", "store.redis_url=rediss://app:topsecret@h:6380")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("TLS", out.stderr)
+        self.assertNotIn("topsecret", out.stderr)
+        out = self.check_config("store.limits_on_error=maybe")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("store.limits_on_error", out.stderr)
+
+    def test_the_file_backend_needs_no_redis(self):
+        with Server() as s:
+            r = curl(s.url + "/readyz")
+            self.assertEqual((r.status, r.body), (200, "ready"))
+
+
+if __name__ == "__main__":
+    unittest.main()
