@@ -53,6 +53,11 @@ redis_address parse_redis_url(const std::string& url) {
     if (!u->has_authority() || u->host().empty()) throw std::invalid_argument("redis:// needs a host");
     if (u->has_query() || u->has_fragment()) throw std::invalid_argument("redis:// takes no query or fragment");
     a.host = u->host_type() == boost::urls::host_type::ipv6 ? u->host_address() : u->host();
+    // Numeric, as for server.listen: a name would need a resolver whose wait no timeout ends.
+    if (u->host_type() == boost::urls::host_type::name) {
+        if (a.host != "localhost") throw std::invalid_argument("redis:// takes a numeric address (or localhost), such as redis://10.0.0.5:6379");
+        a.host = "127.0.0.1";
+    }
     if (u->has_port()) {
         if (u->port_number() == 0) throw std::invalid_argument("a port from 1 to 65535");
         a.port = std::to_string(u->port_number());
@@ -217,7 +222,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         inflight.clear();
         for (auto& o : lost) complete(o, redis_errc::connection_lost);
         heartbeat_timer.cancel();
-        ended.cancel();
+        ended.expires_at(asio::steady_timer::time_point::min());  // a wait now or later ends at once
     }
 
     // A command whose caller stopped waiting: its connection is late, and replies come in
@@ -227,16 +232,20 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
             if (i == o) return close_connection(redis_errc::timeout);
     }
 
+    // The caller's executor must be a strand or run by one thread (the timer's cancel is
+    // posted to it): every connection of http_server is one or the other.
     asio::awaitable<result> command(std::vector<std::string> args, bool handshake) {
+        auto self = shared_from_this();
         auto o = std::make_shared<op>(co_await asio::this_coro::executor);
         o->timer.expires_after(settings.command_timeout);
-        asio::dispatch(strand, [self = shared_from_this(), o, args = std::move(args), handshake] {
-            self->enqueue(o, args, handshake);
-        });
-        if (!o->done.load(std::memory_order_acquire))
-            co_await o->timer.async_wait(use_tuple);
+        asio::dispatch(strand, [self, o, args = std::move(args), handshake] { self->enqueue(o, args, handshake); });
+        boost::system::error_code ec;
+        if (!o->done.load(std::memory_order_acquire)) std::tie(ec) = co_await o->timer.async_wait(use_tuple);
         if (o->done.load(std::memory_order_acquire)) co_return result{o->error, std::move(o->reply)};
-        asio::dispatch(strand, [self = shared_from_this(), o] { self->timed_out(o); });
+        // The caller was cancelled (a client gone, the drain): its reply is dropped when it
+        // comes, in order; the connection is not to blame.
+        if (ec == asio::error::operation_aborted) co_return result{ec, {}};
+        asio::dispatch(strand, [self, o] { self->timed_out(o); });
         co_return result{redis_errc::timeout, {}};
     }
 
@@ -272,10 +281,12 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         ++generation;
         reader.reset(redisReaderCreate());
         socket = asio::generic::stream_protocol::socket(strand);
-        auto expired = std::make_shared<bool>(false);
+        // expired: the timer closed the socket; finished: the connect ended first (the timer's
+        // handler may already be queued when it is cancelled).
+        auto expired = std::make_shared<bool>(false), finished = std::make_shared<bool>(false);
         connect_timer.expires_after(settings.connect_timeout);
-        connect_timer.async_wait([this, expired, self = shared_from_this()](boost::system::error_code ec) {
-            if (ec) return;
+        connect_timer.async_wait([this, expired, finished, self = shared_from_this()](boost::system::error_code ec) {
+            if (ec || *finished) return;
             *expired = true;
             boost::system::error_code ignored;
             socket.close(ignored);
@@ -286,22 +297,17 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
                 asio::generic::stream_protocol::endpoint(asio::local::stream_protocol::endpoint(address.socket_path)),
                 use_tuple);
         } else {
-            asio::ip::tcp::resolver resolver(strand);
-            auto [rec, endpoints] = co_await resolver.async_resolve(address.host, address.port, use_tuple);
-            ec = rec ? rec : make_error_code(asio::error::host_not_found);
-            for (const auto& e : endpoints) {
-                if (*expired) break;
-                boost::system::error_code ignored;
-                socket.close(ignored);
-                std::tie(ec) = co_await socket.async_connect(asio::generic::stream_protocol::endpoint(e.endpoint()), use_tuple);
-                if (!ec) {
-                    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-                    break;
-                }
-            }
+            // A numeric host (parse_redis_url): no resolver, whose getaddrinfo no timeout can end.
+            const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address.host),
+                                                   static_cast<unsigned short>(std::stoul(address.port)));
+            std::tie(ec) = co_await socket.async_connect(asio::generic::stream_protocol::endpoint(endpoint), use_tuple);
+            boost::system::error_code ignored;
+            if (!ec) socket.set_option(asio::ip::tcp::no_delay(true), ignored);
         }
+        *finished = true;
         connect_timer.cancel();
         if (*expired) co_return make_error_code(redis_errc::timeout);
+        if (!ec && stopped) co_return make_error_code(asio::error::operation_aborted);
         co_return ec;
     }
 
@@ -344,6 +350,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         while (!stopped) {
             ended.expires_at(asio::steady_timer::time_point::max());
             auto ec = co_await connect();
+            if (stopped) break;
             if (!ec && !stopped) {
                 open = true;
                 asio::co_spawn(strand, [self = shared_from_this(), gen = generation] { return self->read_loop(gen); },
@@ -390,7 +397,9 @@ void redis_client::stop() {
         self->retry_timer.cancel();
         self->connect_timer.cancel();
         self->heartbeat_timer.cancel();
-        self->ended.cancel();
+        self->ended.expires_at(asio::steady_timer::time_point::min());
+        boost::system::error_code ignored;
+        self->socket.close(ignored);  // also a connect in progress
     });
 }
 

@@ -1,6 +1,5 @@
 #include "smtpcheck/store/shared_limiter.hpp"
 
-#include "smtpcheck/core/system.hpp"
 
 namespace smtpcheck::store {
 
@@ -10,7 +9,7 @@ namespace {
 // Returns {counted 1|0, count, ms left in the window}.
 constexpr std::string_view take_script = R"(local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 local ttl = redis.call('PTTL', KEYS[1])
-if n >= tonumber(ARGV[1]) and ttl > 0 then return {0, n, ttl} end
+if n >= tonumber(ARGV[1]) and ttl >= 0 then return {0, n, ttl} end
 n = redis.call('INCR', KEYS[1])
 if n == 1 or ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -24,17 +23,13 @@ return {1, n, ttl}
 shared_limiter::shared_limiter(std::shared_ptr<redis_client> redis, std::string prefix, unsigned limit,
                                std::chrono::milliseconds window)
     : redis_(std::move(redis)), prefix_(std::move(prefix)), limit_(std::to_string(limit)),
-      window_ms_(std::to_string(window.count())), sha1_(core::hex_digest("SHA1", take_script)) {}
+      window_ms_(std::to_string(window.count())) {}
 
 boost::asio::awaitable<shared_limiter::verdict> shared_limiter::take(std::string key) const {
-    std::vector<std::string> args{"EVALSHA", sha1_, "1", prefix_ + key, limit_, window_ms_};
-    auto r = co_await redis_->command(args);
-    // Not loaded yet on this server (a new one, SCRIPT FLUSH): EVAL loads and runs it.
-    if (r.error == redis_errc::server_error && r.reply.text.starts_with("NOSCRIPT")) {
-        args[0] = "EVAL";
-        args[1] = std::string(take_script);
-        r = co_await redis_->command(std::move(args));
-    }
+    // EVAL, not EVALSHA with a fallback: one command, so one timeout (Redis keeps the
+    // compiled script by its SHA-1 either way; the text is 300 octets).
+    std::vector<std::string> args{"EVAL", std::string(take_script), "1", prefix_ + key, limit_, window_ms_};
+    auto r = co_await redis_->command(std::move(args));
     if (r.error) co_return verdict{r.error, std::nullopt};
     const auto& e = r.reply.elements;
     if (r.reply.type != redis_reply::kind::array || e.size() != 3)

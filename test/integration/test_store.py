@@ -126,10 +126,13 @@ class SharedState(unittest.TestCase):
             r = self.run_test(self.closed, "bob")
             self.assertEqual(r.status, 503)  # store.command_timeout_ms (250) and the answer
             self.assertLess(time.monotonic() - started, 5)
-            self.assertTrue(wait_for(lambda: self.ready(self.a).status == 503, 5))
+            for server in (self.a, self.b):  # found by their heartbeat
+                self.assertTrue(wait_for(lambda: self.ready(server).status == 503, 5))
+            time.sleep(1)  # hung across several tries to connect again (each handshake times out)
         finally:
             self.redis.proc.send_signal(signal.SIGCONT)
-        self.assertTrue(wait_for(lambda: self.ready(self.a).status == 200, 10))
+        for server in (self.a, self.b, self.closed):
+            self.assertTrue(wait_for(lambda: self.ready(server).status == 200, 10), self.ready(server).body)
 
 
 class Configuration(unittest.TestCase):

@@ -30,13 +30,14 @@ asio::awaitable<bool> ready_within(const redis_client& c, std::chrono::milliseco
 BOOST_AUTO_TEST_SUITE(redis)
 
 BOOST_AUTO_TEST_CASE(urls_name_a_host_or_a_socket_and_never_show_the_password) {
-    auto a = parse_redis_url("redis://app:s3cret@cache.example:6380/2");
-    BOOST_TEST(a.host == "cache.example");
+    auto a = parse_redis_url("redis://app:s3cret@10.0.0.5:6380/2");
+    BOOST_TEST(a.host == "10.0.0.5");
     BOOST_TEST(a.port == "6380");
     BOOST_TEST(a.user == "app");
     BOOST_TEST(a.password == "s3cret");
     BOOST_TEST(a.database == 2u);
-    BOOST_TEST(a.text == "redis://app@cache.example:6380/2");
+    BOOST_TEST(a.text == "redis://app@10.0.0.5:6380/2");
+    BOOST_TEST(parse_redis_url("redis://localhost").host == "127.0.0.1");
     auto b = parse_redis_url("redis://:pw%40x@[::1]");
     BOOST_TEST(b.host == "::1");
     BOOST_TEST(b.port == "6379");
@@ -44,15 +45,13 @@ BOOST_AUTO_TEST_CASE(urls_name_a_host_or_a_socket_and_never_show_the_password) {
     BOOST_TEST(b.text == "redis://[::1]:6379");
     BOOST_TEST(parse_redis_url("unix:/run/redis/redis.sock").socket_path == "/run/redis/redis.sock");
     for (const char* bad : {"", "redis://", "http://h", "redis://h/x", "redis://h:0", "redis://h?db=1", "unix:",
-                            "unix:relative.sock", "rediss://h"}) {
+                            "unix:relative.sock", "rediss://h", "redis://cache.example:6379"}) {
         BOOST_CHECK_THROW(parse_redis_url(bad), std::invalid_argument);
     }
-    try {
-        parse_redis_url("rediss://u:topsecret@h");
-    } catch (const std::invalid_argument& e) {
-        BOOST_TEST(std::string(e.what()).find("TLS") != std::string::npos);
-        BOOST_TEST(std::string(e.what()).find("topsecret") == std::string::npos);
-    }
+    BOOST_CHECK_EXCEPTION(parse_redis_url("rediss://u:topsecret@h"), std::invalid_argument, [](const auto& e) {
+        const std::string what = e.what();
+        return what.find("TLS") != std::string::npos && what.find("topsecret") == std::string::npos;
+    });
 }
 
 BOOST_AUTO_TEST_CASE(commands_get_their_replies_in_order_and_binary_safe) {
@@ -81,7 +80,7 @@ BOOST_AUTO_TEST_CASE(commands_get_their_replies_in_order_and_binary_safe) {
 BOOST_AUTO_TEST_CASE(a_redis_that_hangs_costs_a_command_its_timeout_and_the_connection) {
     smtpcheck::test::redis_server redis;
     run([&](asio::io_context& io) -> asio::awaitable<void> {
-        auto c = redis_client::create(io.get_executor(), {redis.url(), 1000ms, 200ms, 200ms});
+        auto c = redis_client::create(io.get_executor(), {redis.url(), 1000ms, 200ms, 1000ms});
         c->start();
         BOOST_REQUIRE(co_await ready_within(*c, 2000ms));
         redis.pause();
@@ -92,6 +91,10 @@ BOOST_AUTO_TEST_CASE(a_redis_that_hangs_costs_a_command_its_timeout_and_the_conn
         BOOST_TEST(c->not_ready().has_value());
         r = co_await c->command(ping);
         BOOST_TEST((r.error == redis_errc::unavailable));
+        // Still hung while the client tries again: each handshake times out (the connect
+        // itself succeeds through the listen queue), and the tries go on with back-off.
+        co_await sleep(800ms);
+        BOOST_TEST(c->not_ready().has_value());
         redis.resume();
         BOOST_TEST(co_await ready_within(*c, 8000ms));
         r = co_await c->command(ping);

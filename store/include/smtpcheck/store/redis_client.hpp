@@ -18,7 +18,8 @@
 namespace smtpcheck::store {
 
 struct redis_settings {
-    /// redis://[[user]:password@]host[:port][/db] or unix:/path/to/redis.sock
+    /// redis://[[user]:password@]address[:port][/db] (a numeric address, or localhost) or
+    /// unix:/path/to/redis.sock
     std::string url;
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds command_timeout{250};
@@ -74,7 +75,9 @@ public:
         redis_reply reply;
     };
     /// Sends one command (its arguments binary-safe) and waits for its reply, at most
-    /// command_timeout. Fails at once with `unavailable` while not connected.
+    /// command_timeout. Fails at once with `unavailable` while not connected, and with
+    /// operation_aborted when the caller is cancelled. The caller's executor must be a strand
+    /// or run by one thread.
     boost::asio::awaitable<result> command(std::vector<std::string> args);
 
     /// Empty while connected; else why not ("redis at unix:/run/redis.sock: connection

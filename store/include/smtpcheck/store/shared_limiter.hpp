@@ -20,7 +20,8 @@ public:
                    std::chrono::milliseconds window = std::chrono::minutes(1));
 
     struct verdict {
-        boost::system::error_code error;     ///< Redis could not answer: nothing was counted
+        /// Redis did not answer (in time, or at all): the event may or may not have been counted.
+        boost::system::error_code error;
         std::optional<std::chrono::seconds> wait;  ///< over the limit: the wait; else counted
     };
     /// Counts one event for `key` unless it is at the limit. Never waits past the client's
@@ -31,7 +32,6 @@ private:
     std::shared_ptr<redis_client> redis_;
     std::string prefix_;
     std::string limit_, window_ms_;
-    std::string sha1_;  ///< of the script, for EVALSHA
 };
 
 }  // namespace smtpcheck::store
