@@ -374,7 +374,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
             if (stopped) break;
             retry_timer.expires_after(backoff);
             co_await retry_timer.async_wait(use_tuple);
-            backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
         }
         set_reason("redis client stopped");
     }

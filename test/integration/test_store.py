@@ -114,7 +114,7 @@ class SharedState(unittest.TestCase):
             self.assertLess(time.monotonic() - started, 5)
         finally:
             self.redis.start()
-        # Back by itself (the back-off is at most 5 s).
+        # Back by itself (the back-off is at most 2 s).
         for server in (self.a, self.b, self.closed):
             self.assertTrue(wait_for(lambda: self.ready(server).status == 200, 10), self.ready(server).body)
         self.assertEqual(self.run_test(self.closed, "carol").status, 200)  # a new Redis: a new count

@@ -64,7 +64,7 @@ public:
     static std::shared_ptr<redis_client> create(boost::asio::any_io_executor executor, redis_settings settings);
     ~redis_client();
 
-    /// Starts connecting (and reconnecting, with back-off from 100 ms to 5 s).
+    /// Starts connecting (and reconnecting, with back-off from 100 ms to 2 s).
     void start();
     /// Closes the connection and stops reconnecting; commands then fail with `unavailable`.
     /// Safe from any thread.
