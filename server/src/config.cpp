@@ -118,8 +118,9 @@ void overlay(ini_document& effective, const ini_document& layer, const std::stri
 }
 
 void apply_override(ini_document& effective, std::string_view assignment) {
-    const std::string origin = "--set " + std::string(assignment);
     auto eq = assignment.find('=');
+    // Errors name the key, never the value: it may be a secret (a Redis URL's password).
+    const std::string origin = "--set " + std::string(assignment.substr(0, eq));
     auto dot = assignment.find('.');
     if (eq == std::string_view::npos || dot == std::string_view::npos || dot > eq)
         throw config_error(origin + ": expected section.key=value");

@@ -91,6 +91,11 @@ BOOST_AUTO_TEST_CASE(unknown_keys_and_sections_are_refused_by_name) {
     BOOST_TEST(contains(error_of("[servers]\nlisten = 1.2.3.4:80\n"), "unknown section [servers]"));
     BOOST_TEST(contains(error_of("", {"api.nope=1"}), "unknown key 'nope' in [api]"));
     BOOST_TEST(contains(error_of("", {"no-dot=1"}), "expected section.key=value"));
+    // A misspelled key names the key, never the value, which may be a secret.
+    auto e = error_of("", {"store.redis_ur=redis://:topsecret@127.0.0.1"});
+    BOOST_TEST(contains(e, "--set store.redis_ur"), e);
+    BOOST_TEST(!contains(e, "topsecret"), e);
+    BOOST_TEST(!contains(error_of("", {"store.redis_url=rediss://:topsecret@127.0.0.1"}), "topsecret"));
 }
 
 BOOST_AUTO_TEST_CASE(bad_values_name_the_key_and_the_value) {
