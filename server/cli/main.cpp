@@ -229,7 +229,10 @@ int run_serve(std::span<char*> args) {
         return 1;
     }
     smtpcheck::server::http_server server(io.get_executor(), cfg, std::move(routes), log, counters);
-    if (redis) server.add_readiness_check([redis] { return redis->not_ready(); });
+    if (redis) {
+        server.add_readiness_check([redis] { return redis->not_ready(); });
+        counters->store_up = [redis] { return !redis->not_ready(); };
+    }
     try {
         server.start();
     } catch (const std::exception& e) {

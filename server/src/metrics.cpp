@@ -90,6 +90,16 @@ std::string metrics::prometheus_text(std::size_t open_connections) const {
                   "# TYPE smtpcheck_http_open_connections gauge\nsmtpcheck_http_open_connections %zu\n",
                   tests_in_flight.load(), open_connections);
     out += line;
+    if (store_up) {
+        std::snprintf(line, sizeof line,
+                      "# HELP smtpcheck_store_up Whether the shared store (Redis) answers: 1 or 0.\n"
+                      "# TYPE smtpcheck_store_up gauge\nsmtpcheck_store_up %d\n"
+                      "# HELP smtpcheck_store_limit_errors_total Limits the shared store could not answer "
+                      "(store.limits_on_error decided).\n"
+                      "# TYPE smtpcheck_store_limit_errors_total counter\nsmtpcheck_store_limit_errors_total %llu\n",
+                      store_up() ? 1 : 0, static_cast<unsigned long long>(store_limit_errors.load()));
+        out += line;
+    }
     return out;
 }
 

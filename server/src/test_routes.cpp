@@ -114,6 +114,7 @@ asio::awaitable<std::optional<response>> check_shared_user_limit(test_endpoint& 
     auto v = co_await ep.shared_per_user->take(ctx.principal);
     auto wait = v.wait;
     if (v.error) {
+        ++ep.counters->store_limit_errors;
         if (ep.log)
             ep.log->debug("tests-per-user limit: redis did not answer ({}) id={}", v.error.message(), ctx.request_id);
         if (!ep.limits_fail_open) {

@@ -85,6 +85,7 @@ class SharedState(unittest.TestCase):
 
     def test_1_the_tests_per_user_limit_counts_across_both_instances(self):
         self.assertTrue(wait_for(lambda: self.ready(self.a).status == 200 and self.ready(self.b).status == 200, 5))
+        self.assertIn("smtpcheck_store_up 1\n", curl(self.a.url + "/metrics").body)
         for server in (self.a, self.b, self.a):
             r = self.run_test(server, "alice")
             self.assertEqual(r.status, 200, r.body)
@@ -106,6 +107,9 @@ class SharedState(unittest.TestCase):
             # open (the default): each instance counts on its own, so carol still gets 3 per instance.
             statuses = [self.run_test(self.a, "carol").status for _ in range(4)]
             self.assertEqual(statuses, [200, 200, 200, 429])
+            metrics = curl(self.a.url + "/metrics").body
+            self.assertIn("smtpcheck_store_up 0\n", metrics)
+            self.assertIn("smtpcheck_store_limit_errors_total 4\n", metrics)
             # closed: refused with 503, at once (no waiting for Redis).
             started = time.monotonic()
             r = self.run_test(self.closed, "carol")
@@ -164,6 +168,7 @@ class Configuration(unittest.TestCase):
         with Server() as s:
             r = curl(s.url + "/readyz")
             self.assertEqual((r.status, r.body), (200, "ready"))
+            self.assertNotIn("smtpcheck_store", curl(s.url + "/metrics").body)
 
 
 if __name__ == "__main__":

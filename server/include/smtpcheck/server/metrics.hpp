@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,10 @@ public:
     void record_test(smtp::outcome_code code);
 
     std::atomic<std::size_t> tests_in_flight{0};
+    /// [store] backend = redis: whether the shared store is up (set once, before any request;
+    /// cheap and safe from any thread), and the limits it could not answer.
+    std::function<bool()> store_up;
+    std::atomic<std::uint64_t> store_limit_errors{0};
 
     std::string prometheus_text(std::size_t open_connections) const;
 
