@@ -126,7 +126,9 @@ authenticator::authenticator(settings s)
     : s_(std::move(s)), cache_key_(core::random_bytes(32)), secret_mac_(s_.secret),
       decoy_(hash_password(core::base64_encode(core::random_bytes(12)))),
       pool_(2),
-      failures_(s_.failed_logins_per_minute, max_tracked_addresses) {}
+      failures_(s_.failed_logins_per_minute, max_tracked_addresses) {
+    if (!s_.revocations) s_.revocations = std::make_shared<local_revocations>();
+}
 
 authenticator::~authenticator() {
     pool_.stop();
@@ -333,7 +335,23 @@ asio::awaitable<verdict> authenticator::check(credentials sent, std::string peer
         failed(peer);
         co_return deny(verdict::kind::forbidden, "X-XSRF-TOKEN does not match the session", "session");
     }
+    // Last, so that only a session that is otherwise good costs a look-up (Redis: a round trip).
+    auto revoked = co_await s_.revocations->revoked(sess->id);
+    if (!revoked) co_return deny(verdict::kind::unauthorized, "the session store cannot tell whether the session was logged out", "session");
+    if (*revoked) co_return deny(verdict::kind::unauthorized, "session logged out", "session");
     co_return allow(sess->user, "session");
+}
+
+asio::awaitable<bool> authenticator::logout(std::string cookies) {
+    auto session_cookie = cookie(cookies, "smtpcheck_session");
+    if (!session_cookie) co_return true;
+    // Only a session we signed and that has not expired is recorded: anything else cannot be
+    // used anyway, and recording it would let anyone fill the list.
+    auto sess = verify_session(secret_mac_, *session_cookie, std::chrono::system_clock::now());
+    if (!sess) co_return true;
+    std::string id = sess->id;  // named: no temporaries inside the co_await (GCC 12)
+    const bool recorded = co_await s_.revocations->revoke(std::move(id), sess->expires);
+    co_return recorded;
 }
 
 asio::awaitable<authenticator::login_result> authenticator::login(std::string user, std::string password,

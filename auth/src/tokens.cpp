@@ -88,7 +88,8 @@ std::string mint_session(const keyed_hmac& secret, std::string_view user, clock:
 std::optional<session> verify_session(const keyed_hmac& secret, std::string_view cookie, clock::time_point now) {
     auto parts = open_signed(secret, "session", cookie, 3);
     if (!parts || (*parts)[0].empty() || !unexpired((*parts)[1], now)) return std::nullopt;
-    return session{(*parts)[0], (*parts)[2]};
+    // unexpired() has read the seconds: they are a number.
+    return session{(*parts)[0], (*parts)[2], clock::time_point(std::chrono::seconds(std::stoll((*parts)[1])))};
 }
 
 std::string xsrf_token(const keyed_hmac& secret, std::string_view session_id) {

@@ -222,7 +222,7 @@ int run_serve(std::span<char*> args) {
     }
     try {
         auto authenticator =
-            std::make_shared<smtpcheck::auth::authenticator>(smtpcheck::server::make_auth_settings(cfg, log.get()));
+            std::make_shared<smtpcheck::auth::authenticator>(smtpcheck::server::make_auth_settings(cfg, log.get(), redis));
         smtpcheck::server::add_api_routes(routes, cfg, authenticator, log, counters, redis);
     } catch (const std::exception& e) {
         log->error("cannot start: {}", e.what());

@@ -42,6 +42,32 @@ boost::asio::awaitable<response> openapi_response(const std::string& text) {
 }
 }  // namespace
 
+namespace {
+// Logged-out sessions in Redis, shared by every instance: <prefix>revoked:<id>, kept until the
+// session's own expiry (SET ... PXAT), looked up with EXISTS.
+class redis_revocations final : public auth::session_revocations {
+public:
+    redis_revocations(std::shared_ptr<store::redis_client> redis, std::string prefix)
+        : redis_(std::move(redis)), prefix_(std::move(prefix) + "revoked:") {}
+    boost::asio::awaitable<bool> revoke(std::string id, clock::time_point until) override {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until.time_since_epoch()).count();
+        std::vector<std::string> args{"SET", prefix_ + id, "1", "PXAT", std::to_string(ms)};
+        auto r = co_await redis_->command(std::move(args));
+        co_return !r.error;
+    }
+    boost::asio::awaitable<std::optional<bool>> revoked(std::string id) override {
+        std::vector<std::string> args{"EXISTS", prefix_ + id};
+        auto r = co_await redis_->command(std::move(args));
+        if (r.error || r.reply.type != store::redis_reply::kind::integer) co_return std::nullopt;
+        co_return r.reply.integer == 1;
+    }
+
+private:
+    std::shared_ptr<store::redis_client> redis_;
+    std::string prefix_;
+};
+}  // namespace
+
 std::string read_auth_secret(const config& cfg) {
     if (cfg.auth.secret_file.empty()) return {};
     auto secret = read_config_file(cfg.auth.secret_file, "auth.secret_file");
@@ -49,8 +75,9 @@ std::string read_auth_secret(const config& cfg) {
     return secret;
 }
 
-auth::settings make_auth_settings(const config& cfg, spdlog::logger* log) {
+auth::settings make_auth_settings(const config& cfg, spdlog::logger* log, std::shared_ptr<store::redis_client> redis) {
     auth::settings s;
+    if (redis) s.revocations = std::make_shared<redis_revocations>(std::move(redis), cfg.store.key_prefix);
     s.basic = cfg.auth.basic;
     s.soticket = cfg.auth.soticket;
     s.bearer = cfg.auth.bearer;

@@ -65,8 +65,17 @@ asio::awaitable<response> login(const guard& g, request_context& ctx, request& r
     co_return r;
 }
 
-asio::awaitable<response> logout(request_context& ctx) {
-    response r{http::status::no_content, {}, {}, {}, false};
+asio::awaitable<response> logout(const guard& g, request_context& ctx) {
+    // The session is refused from now on by every instance sharing the revocation list; the
+    // cookies are cleared either way. When the list could not record it, 503 says so: a copy
+    // of the cookie would still be good.
+    // Named first: GCC 12 destroys a conditional's temporary twice inside a co_await.
+    std::string cookies = ctx.header ? std::string(ctx.header->credentials.cookie) : std::string();
+    const bool recorded = co_await g.authenticator->logout(std::move(cookies));
+    response r = recorded ? response{http::status::no_content, {}, {}, {}, false}
+                          : error_response(http::status::service_unavailable, g.words(ctx, "ServiceUnavailable"), "auth",
+                                           ctx.media());
+    if (!recorded) r.headers.emplace_back("Retry-After", "1");
     r.headers.emplace_back("Set-Cookie", "smtpcheck_session=" + cookie_attributes(ctx.tls, 0, true));
     r.headers.emplace_back("Set-Cookie", "XSRF-TOKEN=" + cookie_attributes(ctx.tls, 0, false));
     co_return r;
@@ -78,7 +87,7 @@ void add_session_routes(router& routes, std::shared_ptr<const guard> g) {
     routes.add(route_scope::root, "/login", http::verb::post,
                {nullptr, [g](request_context& ctx, request& req) { return login(*g, ctx, req); }});
     routes.add(route_scope::root, "/logout", http::verb::post,
-               {nullptr, [](request_context& ctx, request&) { return logout(ctx); }});
+               {nullptr, [g](request_context& ctx, request&) { return logout(*g, ctx); }});
 }
 
 }  // namespace smtpcheck::server

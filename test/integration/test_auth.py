@@ -123,6 +123,9 @@ class Auth(unittest.TestCase):
             self.assertIn("Max-Age=0", c)
         # A client that dropped the cookies, as browsers do, has no session any more.
         self.assertEqual(curl(self.url(), headers=[f"X-XSRF-TOKEN: {xsrf}"]).status, 401)
+        # Nor does a copy of the cookies kept from before the logout (issue 14).
+        copied = curl(self.url(), "-b", jar, headers=[f"X-XSRF-TOKEN: {xsrf}"])
+        self.assertEqual(copied.status, 401)
 
     def test_login_with_json_and_bad_credentials(self):
         r = curl(self.url("/login"), method="POST", data=json.dumps({"username": "alice", "PASSWORD": "s3cret pass"}),

@@ -64,7 +64,12 @@ class SharedState(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.redis = Redis()
+        # One auth secret for all: a session made by one instance is good on the others.
+        cls.secret = os.path.join(cls.redis.dir, "auth.secret")
+        with open(cls.secret, "wb") as f:
+            f.write(os.urandom(32))
         settings = ["store.backend=redis", f"store.redis_url={cls.redis.url}", "api.tests_per_minute_per_user=3",
+                    f"auth.secret_file={cls.secret}",
                     f"users.alice={hash_of('pw')}", f"users.bob={hash_of('pw')}", f"users.carol={hash_of('pw')}"]
         cls.a = Server(*settings)
         cls.b = Server(*settings, "server.threads=2")  # requests and Redis on different threads
@@ -95,6 +100,38 @@ class SharedState(unittest.TestCase):
             self.assertEqual(r.status, 429, r.body)
             self.assertTrue(1 <= int(r.header("retry-after")) <= 61)
         self.assertEqual(self.run_test(self.b, "bob").status, 200)  # another user counts on its own
+
+    def login(self, server):
+        r = curl(server.url + "/login", method="POST", data='{"Username":"alice","Password":"pw"}',
+                 headers=["Content-Type: application/json"])
+        self.assertEqual(r.status, 204)
+        jar = {c.split(";")[0].split("=", 1)[0]: c.split(";")[0].split("=", 1)[1] for c in r.headers["set-cookie"]}
+        return f"smtpcheck_session={jar['smtpcheck_session']}; XSRF-TOKEN={jar['XSRF-TOKEN']}", jar["XSRF-TOKEN"]
+
+    def describe(self, server, cookies, xsrf):
+        return curl(server.url + ROUTE, headers=[f"Cookie: {cookies}", f"X-XSRF-TOKEN: {xsrf}"]).status
+
+    def test_1b_a_session_logged_out_on_one_instance_is_refused_by_the_other(self):
+        cookies, xsrf = self.login(self.a)
+        self.assertEqual(self.describe(self.b, cookies, xsrf), 200)
+        out = curl(self.a.url + "/logout", method="POST", headers=[f"Cookie: {cookies}"])
+        self.assertEqual(out.status, 204)
+        self.assertEqual(self.describe(self.b, cookies, xsrf), 401)  # a copy of the cookie, elsewhere
+        self.assertEqual(self.describe(self.a, cookies, xsrf), 401)
+        other, other_xsrf = self.login(self.b)  # another session of the same user is untouched
+        self.assertEqual(self.describe(self.a, other, other_xsrf), 200)
+        # Redis away: a session cannot be checked, so it is refused, and a logout says it did not hold.
+        self.redis.stop()
+        try:
+            self.assertTrue(wait_for(lambda: self.ready(self.a).status == 503, 5))
+            self.assertEqual(self.describe(self.a, other, other_xsrf), 401)
+            out = curl(self.a.url + "/logout", method="POST", headers=[f"Cookie: {other}"])
+            self.assertEqual(out.status, 503)
+            self.assertEqual(sorted(c.split("=")[0] for c in out.headers["set-cookie"]), ["XSRF-TOKEN", "smtpcheck_session"])
+        finally:
+            self.redis.start()
+        for server in (self.a, self.b, self.closed):
+            self.assertTrue(wait_for(lambda: self.ready(server).status == 200, 10), self.ready(server).body)
 
     def test_2_without_redis_readyz_says_why_and_the_limits_follow_limits_on_error(self):
         self.redis.stop()

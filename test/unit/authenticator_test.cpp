@@ -229,6 +229,29 @@ BOOST_AUTO_TEST_CASE(a_session_needs_the_xsrf_header_bound_to_it) {
     BOOST_TEST((run(io, a.login("alice", "bad", "10.0.0.9")).outcome.what == verdict::kind::unauthorized));
 }
 
+// Issue 14: a session cookie is signed and carries its expiry, so a copy stayed good after
+// /logout until then. Now the logout records the session and the check refuses it.
+BOOST_AUTO_TEST_CASE(a_logged_out_session_is_refused_even_from_a_copy_of_its_cookie) {
+    asio::io_context io;
+    authenticator a(alice_settings());
+    auto login = run(io, a.login("alice", "pw", "10.0.0.9"));
+    BOOST_REQUIRE((login.outcome.what == verdict::kind::ok));
+    std::string cookies = "smtpcheck_session=" + login.session_cookie + "; XSRF-TOKEN=" + login.xsrf;
+    auto request = with({{"Cookie", cookies}, {"X-XSRF-TOKEN", login.xsrf}});
+    BOOST_TEST((run(io, a.check(request, "p")).what == verdict::kind::ok));
+    BOOST_TEST(run(io, a.logout(cookies)));
+    auto after = run(io, a.check(request, "p"));
+    BOOST_TEST((after.what == verdict::kind::unauthorized));
+    BOOST_TEST(after.reason == "session logged out");
+    // Another session of the same user is not touched; nothing to log out is not an error.
+    auto other = run(io, a.login("alice", "pw", "10.0.0.9"));
+    std::string other_cookies = "smtpcheck_session=" + other.session_cookie + "; XSRF-TOKEN=" + other.xsrf;
+    BOOST_TEST((run(io, a.check(with({{"Cookie", other_cookies}, {"X-XSRF-TOKEN", other.xsrf}}), "p")).what ==
+                verdict::kind::ok));
+    BOOST_TEST(run(io, a.logout("")));
+    BOOST_TEST(run(io, a.logout("smtpcheck_session=forged.value")));
+}
+
 BOOST_AUTO_TEST_CASE(app_tokens_and_disabled_schemes) {
     auto s = alice_settings();
     s.require_app_token = true;

@@ -5,6 +5,7 @@
 #include "smtpcheck/auth/credentials.hpp"
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/jwt.hpp"
+#include "smtpcheck/auth/revocations.hpp"
 #include "smtpcheck/core/rate_limiter.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +34,8 @@ struct settings {
     unsigned failed_logins_per_minute = 20;
     std::map<std::string, std::string> users;  ///< name -> hash_password() string
     std::chrono::seconds cache_ttl{60};        ///< how long a verified Basic credential is remembered
+    /// Sessions logged out; null: this process's own list (local_revocations).
+    std::shared_ptr<session_revocations> revocations;
 };
 
 struct verdict {
@@ -75,6 +78,11 @@ public:
         std::string xsrf;
     };
     boost::asio::awaitable<login_result> login(std::string user, std::string password, std::string peer);
+
+    /// POST /logout: the session of `cookies` (a Cookie header), if it is one of ours and
+    /// unexpired, is refused from now on wherever the revocation list is shared. False when
+    /// the list could not record it; true otherwise (also when there was no session).
+    boost::asio::awaitable<bool> logout(std::string cookies);
 
     /// One WWW-Authenticate value per enabled header scheme.
     std::vector<std::string> challenges() const;

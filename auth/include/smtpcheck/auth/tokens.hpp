@@ -22,6 +22,7 @@ std::optional<std::string> verify_ticket(std::string_view secret, std::string_vi
 struct session {
     std::string user;
     std::string id;  ///< random, base64url
+    clock::time_point expires;
 };
 
 /// The session cookie's value: base64url(user NUL expiry NUL id) + `.` + base64url(HMAC).

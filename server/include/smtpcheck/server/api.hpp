@@ -17,8 +17,10 @@ namespace smtpcheck::server {
 
 /// [auth] and [users] as the authenticator's settings: reads auth.secret_file (>= 32 octets;
 /// empty: a random key for this process, with a warning) and auth.jwt_keys_file.
-/// Throws config_error on a file that cannot be used.
-auth::settings make_auth_settings(const config& cfg, spdlog::logger* log);
+/// Throws config_error on a file that cannot be used. With `redis`, logged-out sessions are
+/// recorded there and refused by every instance sharing it.
+auth::settings make_auth_settings(const config& cfg, spdlog::logger* log,
+                                  std::shared_ptr<store::redis_client> redis = nullptr);
 
 /// The secret of auth.secret_file, as make_auth_settings reads it (for `smtpcheck ticket`).
 std::string read_auth_secret(const config& cfg);
