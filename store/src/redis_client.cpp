@@ -351,7 +351,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
             ended.expires_at(asio::steady_timer::time_point::max());
             auto ec = co_await connect();
             if (stopped) break;
-            if (!ec && !stopped) {
+            if (!ec) {
                 open = true;
                 asio::co_spawn(strand, [self = shared_from_this(), gen = generation] { return self->read_loop(gen); },
                                asio::detached);

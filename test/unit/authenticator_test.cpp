@@ -4,6 +4,8 @@
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/tokens.hpp"
 
+#include "coroutine_support.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
@@ -21,16 +23,11 @@ namespace {
 
 const std::string secret(32, 's');
 
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> a) {
-    std::optional<T> out;
-    asio::co_spawn(io, std::move(a), [&](std::exception_ptr e, T v) {
-        if (e) std::rethrow_exception(e);
-        out = std::move(v);
-    });
-    io.restart();
-    io.run();
-    return *out;
+using smtpcheck::test::run;
+
+// The Cookie header a browser sends after a login.
+std::string cookie_header(const authenticator::login_result& l) {
+    return "smtpcheck_session=" + l.session_cookie + "; XSRF-TOKEN=" + l.xsrf;
 }
 
 // Settings with user alice (password "pw") and the test secret.
@@ -216,7 +213,7 @@ BOOST_AUTO_TEST_CASE(a_session_needs_the_xsrf_header_bound_to_it) {
     authenticator a(alice_settings());
     auto login = run(io, a.login("alice", "pw", "10.0.0.9"));
     BOOST_REQUIRE((login.outcome.what == verdict::kind::ok));
-    std::string cookies = "smtpcheck_session=" + login.session_cookie + "; XSRF-TOKEN=" + login.xsrf;
+    std::string cookies = cookie_header(login);
     BOOST_TEST((run(io, a.check(with({{"Cookie", cookies}, {"X-XSRF-TOKEN", login.xsrf}}), "p")).what == verdict::kind::ok));
     BOOST_TEST((run(io, a.check(with({{"Cookie", cookies}}), "p")).what == verdict::kind::unauthorized));
     BOOST_TEST((run(io, a.check(with({{"Cookie", cookies}, {"X-XSRF-TOKEN", "x" + login.xsrf}}), "p")).what ==
@@ -236,7 +233,7 @@ BOOST_AUTO_TEST_CASE(a_logged_out_session_is_refused_even_from_a_copy_of_its_coo
     authenticator a(alice_settings());
     auto login = run(io, a.login("alice", "pw", "10.0.0.9"));
     BOOST_REQUIRE((login.outcome.what == verdict::kind::ok));
-    std::string cookies = "smtpcheck_session=" + login.session_cookie + "; XSRF-TOKEN=" + login.xsrf;
+    std::string cookies = cookie_header(login);
     auto request = with({{"Cookie", cookies}, {"X-XSRF-TOKEN", login.xsrf}});
     BOOST_TEST((run(io, a.check(request, "p")).what == verdict::kind::ok));
     BOOST_TEST(run(io, a.logout(cookies)));
@@ -245,7 +242,7 @@ BOOST_AUTO_TEST_CASE(a_logged_out_session_is_refused_even_from_a_copy_of_its_coo
     BOOST_TEST(after.reason == "session logged out");
     // Another session of the same user is not touched; nothing to log out is not an error.
     auto other = run(io, a.login("alice", "pw", "10.0.0.9"));
-    std::string other_cookies = "smtpcheck_session=" + other.session_cookie + "; XSRF-TOKEN=" + other.xsrf;
+    std::string other_cookies = cookie_header(other);
     BOOST_TEST((run(io, a.check(with({{"Cookie", other_cookies}, {"X-XSRF-TOKEN", other.xsrf}}), "p")).what ==
                 verdict::kind::ok));
     BOOST_TEST(run(io, a.logout("")));

@@ -1,19 +1,15 @@
-// A real redis-server (Debian's) for the store tests, and how they run a coroutine: on a unix socket in a temporary folder,
+// A real redis-server (Debian's) for the store tests: on a unix socket in a temporary folder,
 // no persistence, stopped (SIGKILL) when the object goes. stop(), pause() and resume() play
 // a Redis that dies, hangs or comes back.
 #pragma once
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include "coroutine_support.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,25 +69,5 @@ private:
     std::string dir_;
     pid_t pid_ = -1;
 };
-
-// Runs `body` on an io_context until it ends (at most 30 s); its exception, if any, is rethrown.
-inline void run(const std::function<boost::asio::awaitable<void>(boost::asio::io_context&)>& body) {
-    boost::asio::io_context io;
-    bool done = false;
-    std::exception_ptr error;
-    boost::asio::co_spawn(io, body(io), [&](std::exception_ptr e) {
-        error = e;
-        done = true;
-        io.stop();
-    });
-    io.run_for(std::chrono::seconds(30));
-    BOOST_REQUIRE_MESSAGE(done, "the test did not end within 30 s");
-    if (error) std::rethrow_exception(error);
-}
-
-inline boost::asio::awaitable<void> sleep(std::chrono::milliseconds d) {
-    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, d);
-    co_await t.async_wait(boost::asio::use_awaitable);
-}
 
 }  // namespace smtpcheck::test

@@ -1,24 +1,15 @@
 // auth/revocations.hpp: this process's list of logged-out sessions.
 #include "smtpcheck/auth/revocations.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
+#include "coroutine_support.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 using namespace smtpcheck::auth;
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-namespace {
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> a) {
-    auto f = asio::co_spawn(io, std::move(a), asio::use_future);
-    io.restart();
-    io.run();
-    return f.get();
-}
-}  // namespace
+using smtpcheck::test::run;
 
 BOOST_AUTO_TEST_SUITE(session_revocations_list)
 
