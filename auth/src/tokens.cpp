@@ -35,11 +35,16 @@ std::optional<std::vector<std::string>> open_signed(const keyed_hmac& secret, st
     return parts;
 }
 
-bool unexpired(const std::string& seconds, clock::time_point now) {
-    long long expires = 0;
-    auto [p, ec] = std::from_chars(seconds.data(), seconds.data() + seconds.size(), expires);
-    if (ec != std::errc{} || p != seconds.data() + seconds.size()) return false;
-    return std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() < expires;
+// The expiry a token carries: seconds since the epoch, held to what the clock can hold, so
+// that a far-future expiry (only a key holder can sign one) cannot overflow the conversion.
+std::optional<clock::time_point> expiry_of(const std::string& seconds) {
+    long long value = 0;
+    auto [p, ec] = std::from_chars(seconds.data(), seconds.data() + seconds.size(), value);
+    if (ec != std::errc{} || p != seconds.data() + seconds.size()) return std::nullopt;
+    constexpr auto limit = std::chrono::duration_cast<std::chrono::seconds>(clock::duration::max()).count();
+    if (value >= limit) return clock::time_point::max();
+    if (value <= -limit) return clock::time_point::min();
+    return clock::time_point(std::chrono::seconds(value));
 }
 
 std::string seconds_of(clock::time_point t) {
@@ -73,7 +78,9 @@ std::string xsrf_token(std::string_view secret, std::string_view session_id) {
 std::optional<std::string> verify_ticket(const keyed_hmac& secret, std::string_view ticket, clock::time_point now) {
     if (ticket.starts_with("7T:")) ticket.remove_prefix(3);
     auto parts = open_signed(secret, "ticket", ticket, 2);
-    if (!parts || (*parts)[0].empty() || !unexpired((*parts)[1], now)) return std::nullopt;
+    if (!parts || (*parts)[0].empty()) return std::nullopt;
+    auto expires = expiry_of((*parts)[1]);
+    if (!expires || now >= *expires) return std::nullopt;
     return (*parts)[0];
 }
 
@@ -87,9 +94,10 @@ std::string mint_session(const keyed_hmac& secret, std::string_view user, clock:
 
 std::optional<session> verify_session(const keyed_hmac& secret, std::string_view cookie, clock::time_point now) {
     auto parts = open_signed(secret, "session", cookie, 3);
-    if (!parts || (*parts)[0].empty() || !unexpired((*parts)[1], now)) return std::nullopt;
-    // unexpired() has read the seconds: they are a number.
-    return session{(*parts)[0], (*parts)[2], clock::time_point(std::chrono::seconds(std::stoll((*parts)[1])))};
+    if (!parts || (*parts)[0].empty()) return std::nullopt;
+    auto expires = expiry_of((*parts)[1]);
+    if (!expires || now >= *expires) return std::nullopt;
+    return session{(*parts)[0], (*parts)[2], *expires};
 }
 
 std::string xsrf_token(const keyed_hmac& secret, std::string_view session_id) {

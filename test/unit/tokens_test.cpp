@@ -1,10 +1,13 @@
 // auth/tokens.hpp: SOTicket tickets and session cookies.
 #include "smtpcheck/auth/tokens.hpp"
+#include "smtpcheck/auth/crypto.hpp"
+#include "smtpcheck/core/base64.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
 using namespace smtpcheck::auth;
 using std::chrono::seconds;
@@ -13,6 +16,12 @@ using sys = std::chrono::system_clock;
 namespace {
 
 const std::string secret(32, 's');
+
+// A token signed with `secret` as the server signs its own, over a payload the test chooses.
+std::string signed_as(std::string_view kind, const std::string& payload) {
+    auto b64 = smtpcheck::core::base64url_encode(payload);
+    return b64 + "." + smtpcheck::core::base64url_encode(keyed_hmac(secret)(std::string(kind) + ":" + b64));
+}
 
 }  // namespace
 
@@ -43,6 +52,23 @@ BOOST_AUTO_TEST_CASE(sessions_and_tickets_cannot_stand_in_for_each_other) {
     std::string other;
     mint_session(secret, "alice", sys::now() + seconds(60), &other);
     BOOST_TEST(xsrf_token(secret, id) != xsrf_token(secret, other));
+}
+
+// Found by fuzz_auth_tokens: an expiry in seconds beyond what the clock's nanoseconds hold
+// overflowed on conversion (undefined; in practice an expiry in the past, or any other).
+BOOST_AUTO_TEST_CASE(an_expiry_beyond_the_clock_is_held_to_its_end) {
+    using namespace std::string_literals;
+    for (std::string far : {"9223372037"s, "41024144800"s, "9223372036854775807"s}) {
+        auto s = verify_session(secret, signed_as("session", "alice\0"s + far + "\0id"s), sys::now());
+        BOOST_REQUIRE_MESSAGE(s, far);
+        BOOST_TEST((s->expires == sys::time_point::max()), far);
+        BOOST_TEST(verify_ticket(secret, "7T:" + signed_as("ticket", "alice\0"s + far), sys::now()).value_or("") ==
+                   "alice");
+    }
+    for (std::string bad : {"-9223372037"s, "-9223372036854775808"s, "99999999999999999999"s, "1e9"s, ""s}) {
+        BOOST_TEST(!verify_session(secret, signed_as("session", "alice\0"s + bad + "\0id"s), sys::now()), bad);
+        BOOST_TEST(!verify_ticket(secret, signed_as("ticket", "alice\0"s + bad), sys::now()), bad);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
