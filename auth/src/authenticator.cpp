@@ -152,26 +152,89 @@ verdict too_many(std::string_view peer, std::chrono::seconds wait) {
 }  // namespace
 
 verdict authenticator::limited(std::string_view peer) {
-    if (failures_.empty()) return allow({}, {});  // no address to work out
-    if (auto wait = failures_.over_limit(limit_key(peer))) return too_many(peer, *wait);
+    if (!s_.failures && failures_.empty()) return allow({}, {});  // no address to work out
+    const auto key = limit_key(peer);
+    if (auto wait = failures_.over_limit(key)) return too_many(peer, *wait);
+    if (s_.failures) {
+        std::lock_guard lock(mutex_);
+        auto it = blocked_until_.find(key);
+        if (it != blocked_until_.end()) {
+            const auto now = steady::now();
+            if (it->second > now)
+                return too_many(peer, std::chrono::duration_cast<std::chrono::seconds>(it->second - now) +
+                                          std::chrono::seconds(1));
+            blocked_until_.erase(it);
+        }
+    }
     return allow({}, {});
 }
 
-void authenticator::failed(std::string_view peer) { failures_.add(limit_key(peer)); }
+void authenticator::note_shared(const std::string& key, const shared_failures::count& c) {
+    std::lock_guard lock(mutex_);
+    if (c.failures < static_cast<long long>(s_.failed_logins_per_minute) || c.left.count() <= 0) {
+        blocked_until_.erase(key);
+        return;
+    }
+    const auto now = steady::now();
+    if (blocked_until_.size() >= max_tracked_addresses && !blocked_until_.contains(key)) {
+        std::erase_if(blocked_until_, [&](const auto& kv) { return kv.second <= now; });
+        if (blocked_until_.size() >= max_tracked_addresses) return;  // take() still refuses it
+    }
+    blocked_until_[key] = now + c.left;
+}
+
+namespace {
+verdict unavailable() {
+    auto v = deny(verdict::kind::unavailable, "the shared count of failed logins did not answer");
+    v.retry_after = std::chrono::seconds(1);
+    return v;
+}
+}  // namespace
+
+asio::awaitable<void> authenticator::failed(std::string_view peer) {
+    auto key = limit_key(peer);
+    if (s_.failures) {
+        auto c = co_await s_.failures->add(key);
+        if (c) {
+            note_shared(key, *c);
+            co_return;
+        }
+    }
+    failures_.add(key);  // not shared, or the store did not answer: counted here at least
+}
 
 // A password check counts as a failure from the moment it starts and is given back when it
 // succeeds: 300 concurrent wrong passwords from one address got 300 verdicts of 401 when only
 // finished failures counted (issue 11). The address's window then bounds its verifications
 // in progress too.
-std::optional<verdict> authenticator::begin_attempt(std::string_view peer, core::rate_limiter::counted_in& where) {
-    if (auto wait = failures_.take(limit_key(peer), core::rate_limiter::clock::now(), &where)) return too_many(peer, *wait);
-    return std::nullopt;
+asio::awaitable<std::optional<verdict>> authenticator::begin_attempt(std::string_view peer, attempt& counted) {
+    auto key = limit_key(peer);
+    if (s_.failures) {
+        auto c = co_await s_.failures->take(key);
+        if (c) {
+            note_shared(key, *c);
+            if (!c->counted)
+                co_return too_many(peer, std::chrono::duration_cast<std::chrono::seconds>(c->left) + std::chrono::seconds(1));
+            counted.shared = true;
+            co_return std::nullopt;
+        }
+        if (!s_.failures_fail_open) co_return unavailable();
+    }
+    if (auto wait = failures_.take(key, core::rate_limiter::clock::now(), &counted.where)) co_return too_many(peer, *wait);
+    co_return std::nullopt;
 }
 
 // A window left at no failures is dropped, so that the limiter costs nothing more on the
 // requests that follow a good login (each looked its address up again).
-void authenticator::end_attempt(std::string_view peer, bool succeeded, core::rate_limiter::counted_in where) {
-    if (succeeded) failures_.give_back(limit_key(peer), where);
+asio::awaitable<void> authenticator::end_attempt(std::string_view peer, bool succeeded, attempt counted) {
+    if (!succeeded) co_return;
+    auto key = limit_key(peer);
+    if (!counted.shared) {
+        failures_.give_back(key, counted.where);
+        co_return;
+    }
+    // Not given back when the store does not answer: one failure too many, for one window.
+    if (auto c = co_await s_.failures->give(key)) note_shared(key, *c);
 }
 
 asio::awaitable<authenticator::password_check> authenticator::password_ok(const std::string& user,
@@ -198,17 +261,17 @@ asio::awaitable<authenticator::password_check> authenticator::password_ok(const 
         std::lock_guard lock(mutex_);
         counted = !running_.contains(key);
     }
-    core::rate_limiter::counted_in where;  // the window a success is given back to
+    attempt where;  // the count a success is given back to
     if (counted)
-        if (auto refused = begin_attempt(peer, where)) co_return password_check{false, std::move(refused)};
+        if (auto refused = co_await begin_attempt(peer, where)) co_return password_check{false, std::move(refused)};
     auto ok = co_await verify_shared(key, hash != s_.users.end(), user, password, encoded, valid_until);
     if (!ok) {  // too many verifications running: not a guess, so not a failure
-        if (counted) end_attempt(peer, true, where);
+        if (counted) co_await end_attempt(peer, true, where);
         auto v = deny(verdict::kind::too_many_requests, "too many password checks in progress");
         v.retry_after = std::chrono::seconds(1);
         co_return password_check{false, std::move(v)};
     }
-    if (counted) end_attempt(peer, *ok, where);
+    if (counted) co_await end_attempt(peer, *ok, where);
     co_return password_check{*ok, std::nullopt};
 }
 
@@ -297,22 +360,22 @@ asio::awaitable<verdict> authenticator::check(credentials sent, std::string peer
         if (s_.soticket && core::iequals_ascii(scheme, "SOTicket")) {
             auto user = verify_ticket(secret_mac_, credentials, std::chrono::system_clock::now());
             if (user && s_.users.contains(*user)) co_return allow(*user, "soticket");
-            failed(peer);
+            co_await failed(peer);
             co_return deny(verdict::kind::unauthorized,
                            user ? "ticket for unknown user '" + *user + "'" : "ticket with a bad signature or expired",
                            "soticket");
         }
         if (s_.bearer && core::iequals_ascii(scheme, "Bearer")) {
             if (!s_.jwt) {
-                failed(peer);
+                co_await failed(peer);
                 co_return deny(verdict::kind::unauthorized, "Bearer token but no auth.jwt_keys_file", "bearer");
             }
             auto r = s_.jwt->verify(credentials, std::chrono::system_clock::now());
             if (r.subject) co_return allow(*r.subject, "bearer");
-            failed(peer);
+            co_await failed(peer);
             co_return deny(verdict::kind::unauthorized, "JWT refused: " + r.error, "bearer");
         }
-        failed(peer);
+        co_await failed(peer);
         co_return deny(verdict::kind::unauthorized, "scheme '" + std::string(scheme.substr(0, 20)) + "' not enabled");
     }
 
@@ -322,7 +385,7 @@ asio::awaitable<verdict> authenticator::check(credentials sent, std::string peer
     if (!session_cookie) co_return deny(verdict::kind::unauthorized, "no Authorization header and no session");
     auto sess = verify_session(secret_mac_, *session_cookie, std::chrono::system_clock::now());
     if (!sess || !s_.users.contains(sess->user)) {
-        failed(peer);
+        co_await failed(peer);
         co_return deny(verdict::kind::unauthorized, "session cookie with a bad signature, expired, or unknown user",
                        "session");
     }
@@ -332,7 +395,7 @@ asio::awaitable<verdict> authenticator::check(credentials sent, std::string peer
     bool matches_cookie = cookie_token && constant_time_equal(*cookie_token, header_token);
     bool bound = constant_time_equal(xsrf_token(secret_mac_, sess->id), header_token);
     if (!matches_cookie || !bound) {
-        failed(peer);
+        co_await failed(peer);
         co_return deny(verdict::kind::forbidden, "X-XSRF-TOKEN does not match the session", "session");
     }
     // Last, so that only a session that is otherwise good costs a look-up (Redis: a round trip).

@@ -5,6 +5,7 @@
 #include "guard.hpp"
 #include "smtpcheck/core/system.hpp"
 #include "smtpcheck/serialization/localization.hpp"
+#include "smtpcheck/store/shared_limiter.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -66,6 +67,30 @@ private:
     std::shared_ptr<store::redis_client> redis_;
     std::string prefix_;
 };
+
+// Failed logins per address in Redis, counted by every instance: <prefix>limit:login:<address>,
+// the same window as the tests-per-user limit (store::shared_limiter).
+class redis_failures final : public auth::shared_failures {
+public:
+    redis_failures(std::shared_ptr<store::redis_client> redis, const std::string& prefix, unsigned limit)
+        : limiter_(std::move(redis), prefix + "limit:login:", limit) {}
+    boost::asio::awaitable<std::optional<count>> take(std::string key) override {
+        co_return answer(co_await limiter_.take(std::move(key)));
+    }
+    boost::asio::awaitable<std::optional<count>> add(std::string key) override {
+        co_return answer(co_await limiter_.add(std::move(key)));
+    }
+    boost::asio::awaitable<std::optional<count>> give(std::string key) override {
+        co_return answer(co_await limiter_.give(std::move(key)));
+    }
+
+private:
+    static std::optional<count> answer(const store::shared_limiter::verdict& v) {
+        if (v.error) return std::nullopt;
+        return count{!v.wait, v.count, v.left};
+    }
+    store::shared_limiter limiter_;
+};
 }  // namespace
 
 std::string read_auth_secret(const config& cfg) {
@@ -77,7 +102,12 @@ std::string read_auth_secret(const config& cfg) {
 
 auth::settings make_auth_settings(const config& cfg, spdlog::logger* log, std::shared_ptr<store::redis_client> redis) {
     auth::settings s;
-    if (redis) s.revocations = std::make_shared<redis_revocations>(std::move(redis), cfg.store.key_prefix);
+    if (redis) {
+        s.revocations = std::make_shared<redis_revocations>(redis, cfg.store.key_prefix);
+        if (cfg.auth.failed_logins_per_minute > 0)
+            s.failures = std::make_shared<redis_failures>(redis, cfg.store.key_prefix, cfg.auth.failed_logins_per_minute);
+        s.failures_fail_open = cfg.store.limits_fail_open;
+    }
     s.basic = cfg.auth.basic;
     s.soticket = cfg.auth.soticket;
     s.bearer = cfg.auth.bearer;

@@ -44,6 +44,11 @@ struct guard {
             r.headers.emplace_back("Retry-After", std::to_string(v.retry_after.count()));
             return r;
         }
+        case auth::verdict::kind::unavailable: {  // store.limits_on_error = closed, Redis away
+            auto r = error_response(http::status::service_unavailable, words(ctx, "ServiceUnavailable"), "auth", media);
+            r.headers.emplace_back("Retry-After", std::to_string(v.retry_after.count()));
+            return r;
+        }
         default: {
             auto r = error_response(http::status::unauthorized, words(ctx, "Unauthorized"), "auth", media);
             // A page's script (the admin page) handles a 401 itself: a Basic challenge would make

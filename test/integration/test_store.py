@@ -153,6 +153,14 @@ class SharedState(unittest.TestCase):
             self.assertEqual(r.status, 503, r.body)
             self.assertEqual(r.header("retry-after"), "1")
             self.assertLess(time.monotonic() - started, 5)
+            # The failed-login limit likewise: a password check is refused with 503 when closed,
+            # counted by the instance itself when open.
+            wrong = '{"Username":"alice","Password":"wrong"}'
+            r = curl(self.closed.url + "/login", method="POST", data=wrong, headers=["Content-Type: application/json"])
+            self.assertEqual(r.status, 503, r.body)
+            self.assertEqual(r.header("retry-after"), "1")
+            r = curl(self.a.url + "/login", method="POST", data=wrong, headers=["Content-Type: application/json"])
+            self.assertEqual(r.status, 401, r.body)
         finally:
             self.redis.start()
         # Back by itself (the back-off is at most 2 s).

@@ -56,6 +56,38 @@ sent with(std::initializer_list<std::pair<std::string, std::string>> fields) {
     return s;
 }
 
+// Fault injection for settings::failures: one count that several authenticators (instances)
+// share, as Redis is shared, and a switch that makes it stop answering. The real one is
+// store::shared_limiter against a real redis-server (shared_limits, integration.cluster).
+struct shared_count final : shared_failures {
+    unsigned limit = 3;
+    long long n = 0;
+    bool down = false;
+    int calls = 0;
+    std::optional<count> reply(bool counted) {
+        return count{counted, n, std::chrono::milliseconds(n ? 60000 : 0)};
+    }
+    asio::awaitable<std::optional<count>> take(std::string) override {
+        ++calls;
+        if (down) co_return std::nullopt;
+        if (n >= limit) co_return reply(false);
+        ++n;
+        co_return reply(true);
+    }
+    asio::awaitable<std::optional<count>> add(std::string) override {
+        ++calls;
+        if (down) co_return std::nullopt;
+        ++n;
+        co_return reply(true);
+    }
+    asio::awaitable<std::optional<count>> give(std::string) override {
+        ++calls;
+        if (down) co_return std::nullopt;
+        n = n > 0 ? n - 1 : 0;
+        co_return reply(true);
+    }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(authentication)
@@ -247,6 +279,63 @@ BOOST_AUTO_TEST_CASE(a_logged_out_session_is_refused_even_from_a_copy_of_its_coo
                 verdict::kind::ok));
     BOOST_TEST(run(io, a.logout("")));
     BOOST_TEST(run(io, a.logout("smtpcheck_session=forged.value")));
+}
+
+// Issue 14: each instance counted failed logins on its own, so N instances gave an address N
+// times the limit.
+BOOST_AUTO_TEST_CASE(failed_logins_count_across_instances_that_share_the_count) {
+    auto shared = std::make_shared<shared_count>();
+    auto s = alice_settings();
+    s.failed_logins_per_minute = 3;
+    s.failures = shared;
+    asio::io_context io;
+    authenticator a(s), b(s);
+    auto wrong = with({{"Authorization", "Basic " + base64_encode("alice:wrong")}});
+    auto forged = with({{"Authorization", "SOTicket 7T:forged.sig"}});
+    BOOST_TEST((run(io, a.check(wrong, "192.0.2.1")).what == verdict::kind::unauthorized));
+    BOOST_TEST((run(io, b.check(forged, "192.0.2.1")).what == verdict::kind::unauthorized));
+    // A right password is given back: it is not a failure.
+    BOOST_TEST((run(io, b.login("alice", "pw", "192.0.2.1")).outcome.what == verdict::kind::ok));
+    BOOST_TEST(shared->n == 2);
+    BOOST_TEST((run(io, a.check(wrong, "192.0.2.1")).what == verdict::kind::unauthorized));
+    // The fourth, wherever it lands: b learns it from the shared count's refusal...
+    auto v = run(io, b.check(with({{"Authorization", "Basic " + base64_encode("alice:other")}}), "192.0.2.1"));
+    BOOST_TEST((v.what == verdict::kind::too_many_requests));
+    BOOST_TEST(v.retry_after.count() >= 1);
+    BOOST_TEST(v.retry_after.count() <= 61);
+    // ...and a, whose own reply said the limit was reached, refuses without asking.
+    const int calls = shared->calls;
+    auto ticket = with({{"Authorization", "SOTicket " + mint_ticket(secret, "alice", sys::now() + seconds(60))}});
+    BOOST_TEST((run(io, a.check(ticket, "192.0.2.1")).what == verdict::kind::too_many_requests));
+    BOOST_TEST(shared->calls == calls);
+    BOOST_TEST((run(io, a.check(ticket, "192.0.2.2")).what == verdict::kind::ok));
+}
+
+BOOST_AUTO_TEST_CASE(a_shared_count_that_does_not_answer_fails_open_or_closed) {
+    auto shared = std::make_shared<shared_count>();
+    shared->down = true;
+    auto s = alice_settings();
+    s.failed_logins_per_minute = 3;
+    s.failures = shared;
+    asio::io_context io;
+    {
+        s.failures_fail_open = false;
+        authenticator closed(s);
+        auto v = run(io, closed.login("alice", "pw", "192.0.2.1"));
+        BOOST_TEST((v.outcome.what == verdict::kind::unavailable));
+        BOOST_TEST(v.outcome.retry_after.count() == 1);
+        // A check that needs no password check is not held up.
+        auto ticket = with({{"Authorization", "SOTicket " + mint_ticket(secret, "alice", sys::now() + seconds(60))}});
+        BOOST_TEST((run(io, closed.check(ticket, "192.0.2.1")).what == verdict::kind::ok));
+    }
+    s.failures_fail_open = true;
+    authenticator open(s);
+    BOOST_TEST((run(io, open.login("alice", "pw", "192.0.2.1")).outcome.what == verdict::kind::ok));
+    auto wrong = with({{"Authorization", "Basic " + base64_encode("alice:wrong")}});
+    for (int i = 0; i < 3; ++i) BOOST_TEST((run(io, open.check(wrong, "192.0.2.1")).what == verdict::kind::unauthorized));
+    // Counted in this process meanwhile: the limit still holds per instance.
+    BOOST_TEST((run(io, open.check(wrong, "192.0.2.1")).what == verdict::kind::too_many_requests));
+    BOOST_TEST(shared->n == 0);  // nothing reached the shared count while it was down
 }
 
 BOOST_AUTO_TEST_CASE(app_tokens_and_disabled_schemes) {

@@ -76,6 +76,34 @@ BOOST_AUTO_TEST_CASE(the_window_starts_with_the_first_event_and_a_script_flush_c
     });
 }
 
+// The failed-login limit's operations: add counts past the limit, give un-counts a take, and
+// each reply says how many are in the window and for how long.
+BOOST_AUTO_TEST_CASE(add_counts_whatever_the_limit_and_give_takes_one_back) {
+    smtpcheck::test::redis_server redis;
+    run([&](asio::io_context& io) -> asio::awaitable<void> {
+        auto c = co_await connected(io, redis.url());
+        shared_limiter l(c, "f:", 2);
+        auto t = co_await l.take("k");
+        BOOST_TEST(!t.error);
+        BOOST_TEST(t.count == 1);
+        BOOST_TEST(t.left.count() > 59000);
+        BOOST_TEST((co_await l.add("k")).count == 2);
+        auto over = co_await l.add("k");  // past the limit, still counted
+        BOOST_TEST(!over.wait);
+        BOOST_TEST(over.count == 3);
+        BOOST_TEST((co_await l.take("k")).wait.has_value());
+        BOOST_TEST((co_await l.give("k")).count == 2);
+        BOOST_TEST((co_await l.give("k")).count == 1);
+        BOOST_TEST((co_await l.give("k")).count == 0);  // the window is dropped, not at -1
+        std::vector<std::string> exists{"EXISTS", "f:k"};
+        BOOST_TEST((co_await c->command(exists)).reply.integer == 0);
+        BOOST_TEST((co_await l.give("k")).count == 0);
+        auto again = co_await l.take("k");
+        BOOST_TEST(again.count == 1);
+        c->stop();
+    });
+}
+
 BOOST_AUTO_TEST_CASE(without_redis_the_verdict_is_an_error_not_a_wait) {
     smtpcheck::test::redis_server redis;
     run([&](asio::io_context& io) -> asio::awaitable<void> {

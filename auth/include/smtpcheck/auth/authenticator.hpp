@@ -6,6 +6,7 @@
 #include "smtpcheck/auth/crypto.hpp"
 #include "smtpcheck/auth/jwt.hpp"
 #include "smtpcheck/auth/revocations.hpp"
+#include "smtpcheck/auth/shared_failures.hpp"
 #include "smtpcheck/core/rate_limiter.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -36,10 +37,15 @@ struct settings {
     std::chrono::seconds cache_ttl{60};        ///< how long a verified Basic credential is remembered
     /// Sessions logged out; null: this process's own list (local_revocations).
     std::shared_ptr<session_revocations> revocations;
+    /// Failed logins counted across instances; null: in this process only.
+    std::shared_ptr<shared_failures> failures;
+    /// When `failures` cannot answer: count in this process (true) or refuse with 503 (false).
+    bool failures_fail_open = true;
 };
 
 struct verdict {
-    enum class kind { ok, unauthorized, forbidden, too_many_requests };
+    /// unavailable: the shared failure count could not answer and auth.failures_fail_open is off (503)
+    enum class kind { ok, unauthorized, forbidden, too_many_requests, unavailable };
     kind what = kind::unauthorized;
     std::string principal;
     std::string scheme;  ///< "basic", "soticket", "bearer", "session"
@@ -106,9 +112,15 @@ private:
                                                const std::string& password, const std::string& encoded,
                                                std::chrono::steady_clock::time_point* valid_until);
     verdict limited(std::string_view peer);
-    void failed(std::string_view peer);
-    std::optional<verdict> begin_attempt(std::string_view peer, core::rate_limiter::counted_in& where);
-    void end_attempt(std::string_view peer, bool succeeded, core::rate_limiter::counted_in where);
+    boost::asio::awaitable<void> failed(std::string_view peer);
+    struct attempt {
+        bool shared = false;                  ///< counted by settings::failures, not failures_
+        core::rate_limiter::counted_in where;  ///< failures_'s window a success is given back to
+    };
+    boost::asio::awaitable<std::optional<verdict>> begin_attempt(std::string_view peer, attempt& counted);
+    boost::asio::awaitable<void> end_attempt(std::string_view peer, bool succeeded, attempt counted);
+    /// What a reply of settings::failures says of the address, for limited() to read without I/O.
+    void note_shared(const std::string& key, const shared_failures::count& c);
 
     settings s_;
     keyed_hmac cache_key_;   ///< random key per process: the cache never holds a password, only its keyed hash
@@ -126,8 +138,13 @@ private:
     // Verifications running now, by cache key: a burst of requests with the same credential
     // shares one PBKDF2 instead of running it once each.
     std::unordered_map<std::string, std::shared_ptr<in_progress>> running_;
-    /// Failed attempts per client address (limit_key), those in progress included.
+    /// Failed attempts per client address (limit_key), those in progress included; with
+    /// settings::failures, only those counted while it could not answer.
     core::rate_limiter failures_;
+    /// With settings::failures: addresses its replies found at the limit, until their window
+    /// ends, so that every request's limited() stays free of round trips. At most
+    /// max_tracked_addresses; past that an address is refused at its next password check.
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> blocked_until_;
 };
 
 }  // namespace smtpcheck::auth

@@ -23,12 +23,22 @@ public:
         /// Redis did not answer (in time, or at all): the event may or may not have been counted.
         boost::system::error_code error;
         std::optional<std::chrono::seconds> wait;  ///< over the limit: the wait; else counted
+        long long count = 0;                       ///< events in the window afterwards
+        std::chrono::milliseconds left{0};         ///< until the window ends
     };
     /// Counts one event for `key` unless it is at the limit. Never waits past the client's
-    /// command_timeout.
+    /// command_timeout, nor do the two below.
     boost::asio::awaitable<verdict> take(std::string key) const;
+    /// Counts one event whatever the limit (core::rate_limiter::add).
+    boost::asio::awaitable<verdict> add(std::string key) const;
+    /// Un-counts one event (core::rate_limiter::give_back); a window back at none is dropped.
+    /// Unlike give_back it cannot tell windows apart: a give that comes after the window
+    /// ended un-counts one of the next window's.
+    boost::asio::awaitable<verdict> give(std::string key) const;
 
 private:
+    boost::asio::awaitable<verdict> run(std::string_view op, std::string key) const;
+
     std::shared_ptr<redis_client> redis_;
     std::string prefix_;
     std::string limit_, window_ms_;
