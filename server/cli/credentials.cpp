@@ -1,5 +1,6 @@
 // smtpcheck credentials set|delete|list (SPEC 3.4, 6).
 #include "commands.hpp"
+#include "smtpcheck/server/shared_credentials.hpp"
 #include "smtpcheck/smtp/credential_store.hpp"
 #include "smtpcheck/smtp/smtp_uri.hpp"
 
@@ -17,6 +18,10 @@ Stores SMTP passwords for UseStoredPassword, encrypted (AES-256-GCM) in smtp.cre
 with the key in smtp.secret_key_file (default: the credentials file's name + ".key",
 created with mode 0600). An entry belongs to the URI's user, host and port and is never
 used for another. `list` prints user, host and port of each entry, never a password.
+
+With [store] backend = redis the entries are in Redis (store.redis_url), where every instance
+finds them, sealed with the same key file, which stays on this machine: each instance needs
+a copy of it. Nothing waits past store.connect_timeout_ms and store.command_timeout_ms.
 )";
 
 std::optional<smtp::credential_key> key_of(const std::string& text, bool& has_password) {
@@ -56,10 +61,24 @@ int run_credentials(std::span<char*> args) {
         std::cerr << "smtpcheck: " << e.what() << "\n";
         return 1;
     }
-    smtp::credential_store store(cfg.smtp.credentials_file, cfg.smtp.secret_key_file);
+    auto store = std::make_shared<smtp::credential_store>(cfg.smtp.credentials_file, cfg.smtp.secret_key_file);
+    // Each operation on the file, or on Redis ([store] backend = redis) with the same key file.
+    auto on_store = [&](auto on_file, auto on_redis) {
+        if (cfg.store.backend != store_settings::kind::redis) return on_file();
+        decltype(on_file()) out{};
+        run_with_redis(cfg, [&](std::shared_ptr<store::redis_client> redis) -> boost::asio::awaitable<void> {
+            redis_credentials shared(std::move(redis), cfg.store.key_prefix, store);
+            out = co_await on_redis(shared);
+        });
+        return out;
+    };
     try {
         if (words.size() == 1 && words[0] == "list") {
-            for (const auto& k : store.list())
+            auto keys = on_store([&] { return store->list(); },
+                                 [](redis_credentials& r) -> boost::asio::awaitable<std::vector<smtp::credential_key>> {
+                                     co_return co_await r.list();
+                                 });
+            for (const auto& k : keys)
                 std::cout << k.user << "@" << (k.host.find(':') != std::string::npos ? "[" + k.host + "]" : k.host)
                           << ":" << k.port << "\n";
             return 0;
@@ -69,7 +88,11 @@ int run_credentials(std::span<char*> args) {
             auto key = key_of(words[1], has_password);
             if (!key) return 2;
             if (words[0] == "delete") {
-                if (store.remove(*key)) return 0;
+                bool removed = on_store([&] { return store->remove(*key); },
+                                        [&](redis_credentials& r) -> boost::asio::awaitable<bool> {
+                                            co_return co_await r.remove(*key);
+                                        });
+                if (removed) return 0;
                 std::cerr << "smtpcheck: nothing is stored for " << key->user << "@" << key->host << ":" << key->port
                           << "\n";
                 return 1;
@@ -80,7 +103,15 @@ int run_credentials(std::span<char*> args) {
             }
             auto password = read_secret_line();
             if (!password) return 2;
-            store.set(*key, *password);
+            on_store(
+                [&] {
+                    store->set(*key, *password);
+                    return true;
+                },
+                [&](redis_credentials& r) -> boost::asio::awaitable<bool> {
+                    co_await r.set(*key, *password);
+                    co_return true;
+                });
             return 0;
         }
     } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 // smtpcheck probe: the SMTP test from a terminal, under the same configuration (SPEC 6).
 #include "commands.hpp"
 #include "smtpcheck/serialization/report.hpp"
+#include "smtpcheck/server/shared_credentials.hpp"
 #include "smtpcheck/server/smtp_settings.hpp"
 #include "smtpcheck/smtp/engine.hpp"
 #include "smtpcheck/smtp/remedies.hpp"
@@ -19,6 +20,22 @@ namespace smtpcheck::cli {
 namespace {
 
 using smtp::outcome_code;
+
+// With [store] backend = redis, the stored password is fetched once, before the tests, on a
+// connection of its own (run_with_redis); the tests find it here, for its user, host and port
+// only, as they would have found it in Redis.
+class fetched_password final : public smtp::shared_passwords {
+public:
+    fetched_password(smtp::credential_key key, std::optional<std::string> password)
+        : key_(std::move(key)), password_(std::move(password)) {}
+    boost::asio::awaitable<std::optional<std::string>> password_for(smtp::credential_key key) const override {
+        co_return key == key_ ? password_ : std::nullopt;
+    }
+
+private:
+    smtp::credential_key key_;
+    std::optional<std::string> password_;
+};
 
 /// 0 on success; 10 + the code's place in SPEC 3.7's table otherwise (the enum's order).
 int exit_status(outcome_code code) {
@@ -164,6 +181,17 @@ int run_probe(std::span<char*> args) {
         cfg = load_config(opts.sources);
         if (!ca_file.empty()) cfg.smtp.ca_file = ca_file;
         settings = make_test_settings(cfg);
+        auto parsed = smtp::parse_smtp_uri(uri);
+        auto* u = std::get_if<smtp::smtp_uri>(&parsed);
+        if (stored && u && u->user && cfg.store.backend == store_settings::kind::redis) {
+            smtp::credential_key key{*u->user, u->host, u->port};
+            std::optional<std::string> password;
+            run_with_redis(cfg, [&](std::shared_ptr<store::redis_client> redis) -> boost::asio::awaitable<void> {
+                redis_credentials shared(std::move(redis), cfg.store.key_prefix, settings.credentials);
+                password = co_await shared.password_for(key);
+            });
+            settings.shared_credentials = std::make_shared<fetched_password>(std::move(key), std::move(password));
+        }
     } catch (const std::exception& e) {
         std::cerr << "smtpcheck: " << e.what() << "\n";
         return 1;

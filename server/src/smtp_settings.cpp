@@ -1,10 +1,11 @@
 #include "smtpcheck/server/smtp_settings.hpp"
+#include "smtpcheck/server/shared_credentials.hpp"
 
 #include <stdexcept>
 
 namespace smtpcheck {
 
-smtp::test_settings make_test_settings(const config& cfg) {
+smtp::test_settings make_test_settings(const config& cfg, std::shared_ptr<store::redis_client> redis) {
     smtp::test_settings s;
     s.deadline = cfg.api.slow_threshold;
     s.test_recipient = cfg.smtp.test_recipient;
@@ -28,6 +29,7 @@ smtp::test_settings make_test_settings(const config& cfg) {
     s.dns.max_ttl = cfg.smtp.dns_max_ttl;
     s.tls = smtp::make_client_tls_context(cfg.smtp.ca_file);
     s.credentials = std::make_shared<smtp::credential_store>(cfg.smtp.credentials_file, cfg.smtp.secret_key_file);
+    if (redis) s.shared_credentials = std::make_shared<redis_credentials>(std::move(redis), cfg.store.key_prefix, s.credentials);
     return s;
 }
 

@@ -231,7 +231,7 @@ void add_test_routes(router& routes, const config& cfg, std::shared_ptr<const gu
                      std::shared_ptr<store::redis_client> redis) {
     auto ep = std::make_shared<test_endpoint>();
     ep->counters = std::move(counters);
-    ep->settings = make_test_settings(cfg);
+    ep->settings = make_test_settings(cfg, redis);
     ep->make_message_settings();
     ep->max_concurrent = cfg.api.max_concurrent_tests;
     ep->max_document = cfg.server.body_limit;

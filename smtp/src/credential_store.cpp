@@ -8,6 +8,8 @@
 #include <boost/json/serialize.hpp>
 #include <openssl/evp.h>
 
+#include <charconv>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -210,6 +212,45 @@ std::vector<credential_key> credential_store::list() const {
     std::vector<credential_key> out;
     for (const auto& e : read_entries()) out.push_back(e.key);
     return out;
+}
+
+std::string credential_store::field_of(const credential_key& key) { return bound_to(key); }
+
+std::optional<credential_key> credential_store::key_of_field(std::string_view field) {
+    auto first = field.find('\0');
+    auto second = first == std::string_view::npos ? first : field.find('\0', first + 1);
+    if (second == std::string_view::npos) return std::nullopt;
+    auto port_text = field.substr(second + 1);
+    unsigned port = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) return std::nullopt;
+    return credential_key{std::string(field.substr(0, first)), std::string(field.substr(first + 1, second - first - 1)),
+                          static_cast<std::uint16_t>(port)};
+}
+
+std::string credential_store::seal_text(const credential_key& key, const std::string& password) const {
+    std::lock_guard lock(mutex_);
+    std::string nonce, ciphertext, tag;
+    seal(secret(), bound_to(key), password, nonce, ciphertext, tag);
+    return json::serialize(json::object{{"nonce", core::base64_encode(nonce)},
+                                        {"ciphertext", core::base64_encode(ciphertext)},
+                                        {"tag", core::base64_encode(tag)}});
+}
+
+std::optional<std::string> credential_store::open_text(const credential_key& key, std::string_view text) const {
+    boost::system::error_code ec;
+    auto doc = json::parse(text, ec);
+    const json::object* o = !ec ? doc.if_object() : nullptr;
+    auto field = [&](const char* name) -> std::string {
+        const json::value* v = o ? o->if_contains(name) : nullptr;
+        const json::string* s = v ? v->if_string() : nullptr;
+        auto decoded = s ? core::base64_decode(std::string(*s)) : std::nullopt;
+        if (!decoded) throw credential_error("the stored password is damaged (no valid \"" + std::string(name) + "\")");
+        return *decoded;
+    };
+    std::string nonce = field("nonce"), ciphertext = field("ciphertext"), tag = field("tag");
+    std::lock_guard lock(mutex_);
+    return open_sealed(secret(), bound_to(key), nonce, ciphertext, std::move(tag));
 }
 
 }  // namespace smtpcheck::smtp

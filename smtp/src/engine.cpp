@@ -309,6 +309,10 @@ bool validate(const test_request& request, const test_settings& settings, prepar
             fail(outcome_code::no_stored_password, "the SMTP URI names no user");
             return false;
         }
+        if (settings.shared_credentials) {  // fetched by run_test, which may wait for it
+            v.stored_password = credential_key{*v.uri.user, v.uri.host, v.uri.port};
+            return true;
+        }
         std::optional<std::string> stored;
         try {
             if (settings.credentials) stored = settings.credentials->password_for({*v.uri.user, v.uri.host, v.uri.port});
@@ -664,20 +668,49 @@ void conclude(test_report& report, const dialog& d, const tcp_transport& transpo
 
 }  // namespace
 
+namespace {
+// A test refused by validation: its report says why, with the time validation took.
+void refuse(prepared_test& p, outcome_code code, std::string detail) {
+    auto& report = p.report;
+    report.code = code;
+    report.failed_phase = phase::validate;
+    report.detail = std::move(detail);
+    report.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - p.started).count();
+    report.timings.push_back({phase::validate, report.total_ms});
+}
+
+// The stored password from settings.shared_credentials, opened with the instance's key;
+// false after refuse() said why not (nothing stored, or the store did not answer).
+awaitable<bool> fetch_stored_password(prepared_test& p, const test_settings& settings) {
+    const credential_key key = std::move(*p.stored_password);
+    p.stored_password.reset();
+    std::optional<std::string> stored;
+    std::string failure;
+    try {
+        auto found = co_await settings.shared_credentials->password_for(key);
+        if (found) stored = std::move(found);
+        else failure = "nothing is stored for this user, host and port";
+    } catch (const std::exception& e) {
+        failure = e.what();
+        p.report.hint = "HINT_STORE_UNAVAILABLE";  // the store's fault, not the caller's: say so
+    }
+    if (!stored) {
+        refuse(p, outcome_code::no_stored_password, std::move(failure));
+        co_return false;
+    }
+    p.uri.password = std::move(stored);
+    co_return true;
+}
+}  // namespace
+
 std::variant<prepared_test, test_report> prepare_test(const test_request& request, const test_settings& settings) {
     // Filled in place: a report moved between temporaries costs more than the checks.
     std::variant<prepared_test, test_report> out(std::in_place_type<prepared_test>);
     auto& p = std::get<prepared_test>(out);
     p.started = std::chrono::steady_clock::now();
-    auto& report = p.report;
-    const bool valid = validate(request, settings, p, [&](outcome_code code, std::string detail) {
-        report.code = code;
-        report.failed_phase = phase::validate;
-        report.detail = std::move(detail);
-        report.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - p.started).count();
-        report.timings.push_back({phase::validate, report.total_ms});
-    });
-    if (!valid) out = test_report(std::move(report));
+    const bool valid =
+        validate(request, settings, p, [&](outcome_code code, std::string detail) { refuse(p, code, std::move(detail)); });
+    if (!valid) out = test_report(std::move(p.report));
     return out;
 }
 
@@ -732,6 +765,7 @@ awaitable<void> run_prepared_test(asio::any_io_executor executor, prepared_test&
 awaitable<test_report> run_test(asio::any_io_executor executor, prepared_test test,
                                 std::shared_ptr<const test_settings> shared) {
     co_await asio::this_coro::throw_if_cancelled(false);
+    if (test.stored_password && !co_await fetch_stored_password(test, *shared)) co_return std::move(test.report);
     std::string tested = endpoint_uri(test.uri.mode, test.uri.host, test.uri.port);
     const auto at = test.from.rfind('@');
     std::string domain = core::lower_ascii(at == std::string::npos ? std::string_view() : std::string_view(test.from).substr(at + 1));

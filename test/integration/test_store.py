@@ -68,7 +68,9 @@ class SharedState(unittest.TestCase):
         cls.secret = os.path.join(cls.redis.dir, "auth.secret")
         with open(cls.secret, "wb") as f:
             f.write(os.urandom(32))
+        cls.credentials = os.path.join(cls.redis.dir, "credentials.json")  # its key: credentials.json.key
         settings = ["store.backend=redis", f"store.redis_url={cls.redis.url}", "api.tests_per_minute_per_user=3",
+                    f"smtp.credentials_file={cls.credentials}",
                     f"auth.secret_file={cls.secret}",
                     f"users.alice={hash_of('pw')}", f"users.bob={hash_of('pw')}", f"users.carol={hash_of('pw')}"]
         cls.a = Server(*settings)
@@ -182,6 +184,76 @@ class SharedState(unittest.TestCase):
             self.redis.proc.send_signal(signal.SIGCONT)
         for server in (self.a, self.b, self.closed):
             self.assertTrue(wait_for(lambda: self.ready(server).status == 200, 10), self.ready(server).body)
+
+    def credentials_cli(self, *words, password=None):
+        args = [SMTPCHECK, "credentials", *words, "--set", "store.backend=redis", "--set",
+                f"store.redis_url={self.redis.url}", "--set", f"smtp.credentials_file={self.credentials}"]
+        return subprocess.run(args, input=password, capture_output=True, text=True, timeout=30)
+
+    def stored_password_test(self, server, uri):
+        r = curl(server.url + "/api/v1/smtpcheck/Diagnose", "-u", "bob:pw", method="POST",
+                 data=json.dumps({"SmtpUri": uri, "From": "jane@example.com", "UseStoredPassword": True}),
+                 headers=["Content-Type: application/json"])
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def test_4_stored_passwords_live_in_redis_sealed_and_fail_clearly_without_it(self):
+        uri = "smtp://jane%40example.com@127.0.0.1:2599"
+        out = self.credentials_cli("set", uri, password="Pa55:w0rd\n")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        # In Redis, sealed: the field is what the ciphertext is bound to; no password, no key.
+        fields = subprocess.run(["redis-cli", "-s", self.redis.socket, "--raw", "HKEYS", "smtpcheck:credentials"],
+                                capture_output=True, text=True).stdout
+        self.assertIn("jane@example.com", fields)
+        value = subprocess.run(["redis-cli", "-s", self.redis.socket, "--raw", "HVALS", "smtpcheck:credentials"],
+                               capture_output=True, text=True).stdout
+        self.assertIn('"ciphertext"', value)
+        self.assertNotIn("Pa55", value)
+        self.assertFalse(os.path.exists(self.credentials))  # the file backend's file is not written
+        listed = self.credentials_cli("list")
+        self.assertEqual((listed.returncode, listed.stdout), (0, "jane@example.com@127.0.0.1:2599\n"), listed.stderr)
+        # Found by a test on either instance (which then goes on to the network, refused by policy).
+        for server in (self.a, self.b):
+            report = self.stored_password_test(server, uri)
+            self.assertNotEqual(report["ErrorCode"], "SR_SMTP_NO_STORED_PASSWORD", report)
+        report = self.stored_password_test(self.a, "smtp://john@127.0.0.1:2599")
+        self.assertEqual(report["ErrorCode"], "SR_SMTP_NO_STORED_PASSWORD", report)
+        # probe --use-stored-password reads Redis too.
+        for user, found in (("jane%40example.com", True), ("john", False)):
+            out = subprocess.run([SMTPCHECK, "probe", f"smtp://{user}@127.0.0.1:2599", "--from", "jane@example.com",
+                                  "--use-stored-password", "--json", "--set", "store.backend=redis",
+                                  "--set", f"store.redis_url={self.redis.url}",
+                                  "--set", f"smtp.credentials_file={self.credentials}",
+                                  "--set", "smtp.dns_servers=127.0.0.1:9"],
+                                 capture_output=True, text=True, timeout=30)
+            code = json.loads(out.stdout)["ErrorCode"]
+            self.assertEqual(code == "SR_SMTP_NO_STORED_PASSWORD", not found, out.stdout + out.stderr)
+
+        self.redis.stop()
+        try:
+            self.assertTrue(wait_for(lambda: self.ready(self.a).status == 503, 5))
+            started = time.monotonic()
+            report = self.stored_password_test(self.a, uri)
+            self.assertLess(time.monotonic() - started, 5)
+            self.assertIs(report["Success"], False)
+            self.assertEqual(report["ErrorCode"], "SR_SMTP_NO_STORED_PASSWORD", report)
+            self.assertIn("store did not answer", report["Hint"])  # the server's fault, said so
+            started = time.monotonic()
+            out = self.credentials_cli("list")
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("cannot reach Redis", out.stderr)
+            self.assertLess(time.monotonic() - started, 5)
+            out = self.credentials_cli("set", uri, password="Pa55:w0rd\n")
+            self.assertEqual(out.returncode, 1)
+            self.assertNotIn("Pa55", out.stderr + out.stdout)
+        finally:
+            self.redis.start()  # a new, empty Redis
+        self.assertTrue(wait_for(lambda: self.ready(self.a).status == 200, 10))
+        self.assertEqual(self.credentials_cli("set", uri, password="Pa55:w0rd\n").returncode, 0)
+        out = self.credentials_cli("delete", uri)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(self.credentials_cli("delete", uri).returncode, 1)
+        self.assertEqual(self.stored_password_test(self.b, uri)["ErrorCode"], "SR_SMTP_NO_STORED_PASSWORD")
 
 
 class Configuration(unittest.TestCase):

@@ -77,4 +77,33 @@ BOOST_AUTO_TEST_CASE(another_key_cannot_read_and_changes_are_seen_without_reopen
     BOOST_TEST(!stranger.password_for({"jane", "h.example", 25}));
 }
 
+// Issue 14: what a shared store (Redis) keeps: sealed text under user NUL host NUL port.
+BOOST_AUTO_TEST_CASE(sealed_text_opens_only_for_its_key_and_with_the_same_key_file) {
+    scratch s;
+    credential_store store(s.file(), {});
+    const credential_key jane{"jane@example.com", "2001:db8::1", 587};
+    auto text = store.seal_text(jane, "p@ss:w0rd");
+    BOOST_TEST(text.find("p@ss") == std::string::npos);
+    BOOST_TEST(text.find("\"nonce\"") != std::string::npos);
+    BOOST_TEST(store.open_text(jane, text).value_or("") == "p@ss:w0rd");
+    BOOST_TEST(!store.open_text({"jane@example.com", "2001:db8::1", 465}, text));
+    BOOST_TEST(!fs::exists(s.file()));  // sealing writes no entry, only the key
+    // An instance with a copy of the key opens it; one with its own key does not.
+    fs::copy_file(s.dir / "credentials.json.key", s.dir / "copy.key");
+    BOOST_TEST(credential_store(s.dir / "other.json", s.dir / "copy.key").open_text(jane, text).value_or("") == "p@ss:w0rd");
+    BOOST_TEST(!credential_store(s.dir / "other.json", s.dir / "own.key").open_text(jane, text));
+    BOOST_CHECK_THROW(store.open_text(jane, "not json"), credential_error);
+    BOOST_CHECK_THROW(store.open_text(jane, R"({"nonce":"AAAA","ciphertext":1,"tag":"AAAA"})"), credential_error);
+
+    auto field = credential_store::field_of(jane);
+    BOOST_TEST(field == std::string("jane@example.com\0002001:db8::1\000587", 32));
+    auto back = credential_store::key_of_field(field);
+    BOOST_REQUIRE(back);
+    BOOST_TEST((*back == jane));
+    const std::string nul(1, '\0');
+    for (std::string bad : {std::string("jane"), "a" + nul + "b", "a" + nul + "b" + nul, "a" + nul + "b" + nul + "x",
+                            "a" + nul + "b" + nul + "70000", "a" + nul + "b" + nul + "0"})
+        BOOST_TEST(!credential_store::key_of_field(bad), bad.size());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

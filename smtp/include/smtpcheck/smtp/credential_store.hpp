@@ -2,6 +2,8 @@
 // port, in a JSON file replaced atomically under a file lock.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
@@ -38,6 +40,19 @@ public:
     bool remove(const credential_key& key);
     std::vector<credential_key> list() const;
 
+    /// `password` sealed for `key` with this store's key, as a shared store keeps it: the JSON
+    /// object of one entry of the file without its key fields ({"nonce","ciphertext","tag"},
+    /// base64). The key file stays with the instance; only this text is shared.
+    std::string seal_text(const credential_key& key, const std::string& password) const;
+    /// The password sealed in `text` (seal_text's) for `key`; nullopt when it was sealed for
+    /// another user, host or port, with another key file, or altered. Throws credential_error
+    /// when `text` is not a sealed password.
+    std::optional<std::string> open_text(const credential_key& key, std::string_view text) const;
+    /// The name a shared store files a password under: user NUL host NUL port, exactly what
+    /// the ciphertext is bound to (no escaping: user names may hold '@' and ':').
+    static std::string field_of(const credential_key& key);
+    static std::optional<credential_key> key_of_field(std::string_view field);
+
     const std::filesystem::path& file() const { return file_; }
 
 private:
@@ -56,6 +71,16 @@ private:
     mutable std::vector<entry> cache_;
     mutable std::filesystem::file_time_type cache_time_{};
     mutable std::uintmax_t cache_size_ = static_cast<std::uintmax_t>(-1);
+};
+
+/// Stored passwords kept where every instance sees them ([store] backend = redis,
+/// server/src/shared_credentials.cpp); the file's store answers at once and needs none of this.
+class shared_passwords {
+public:
+    virtual ~shared_passwords() = default;
+    /// The password stored for exactly this user, host and port; nullopt: none. Throws
+    /// credential_error with the reason when the store did not answer (within its timeout).
+    virtual boost::asio::awaitable<std::optional<std::string>> password_for(credential_key key) const = 0;
 };
 
 }  // namespace smtpcheck::smtp

@@ -68,6 +68,9 @@ struct test_settings {
     std::shared_ptr<dns_resolver> resolver;
     /// Where UseStoredPassword looks; null: nothing is stored.
     std::shared_ptr<const credential_store> credentials;
+    /// When set, UseStoredPassword looks here instead ([store] backend = redis): run_test
+    /// fetches the sealed password and opens it with `credentials`'s key before the network.
+    std::shared_ptr<const shared_passwords> shared_credentials;
 };
 
 /// A client context trusting the system store and, when not empty, `ca_file` (PEM). TLS 1.2
@@ -80,11 +83,14 @@ struct prepared_test {
     std::string from;  ///< the mailbox
     test_report report;  ///< the host and port; run_test goes on filling it in
     std::chrono::steady_clock::time_point started;  ///< when validation began: the test's clock
+    /// The stored password run_test still has to fetch (settings.shared_credentials).
+    std::optional<credential_key> stored_password;
 };
 
 /// A test's first step, without I/O: validation. The prepared test, or the report of a request
 /// refused before the network (SR_SMTP_URI_INVALID, SR_SMTP_FROM_INVALID,
-/// SR_SMTP_NO_STORED_PASSWORD). A caller that watches for its client going away starts only
+/// SR_SMTP_NO_STORED_PASSWORD; with settings.shared_credentials that last one comes from
+/// run_test, which fetches the password first). A caller that watches for its client going away starts only
 /// for a prepared test.
 std::variant<prepared_test, test_report> prepare_test(const test_request& request, const test_settings& settings);
 
