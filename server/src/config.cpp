@@ -1,4 +1,5 @@
 #include "smtpcheck/server/config.hpp"
+#include "smtpcheck/server/trusted_proxies.hpp"
 
 #include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/core/system.hpp"
@@ -258,6 +259,15 @@ const binding bindings[] = {
     {"server", "shutdown_grace_ms", false,
      [](config& c, const value_ref& v) { c.server.shutdown_grace = as_ms(v, 0); }},
     {"server", "cors_origins", false, [](config& c, const value_ref& v) { c.server.cors_origins = as_list(v); }},
+    {"server", "trusted_proxies", false,
+     [](config& c, const value_ref& v) {
+         c.server.trusted_proxies = as_list(v);
+         try {
+             server::trusted_proxies check(c.server.trusted_proxies);
+         } catch (const std::invalid_argument&) {
+             v.fail("a comma-separated list of addresses or CIDR networks such as 127.0.0.1 or 10.0.0.0/8");
+         }
+     }},
 
     {"api", "slow_threshold_ms", false, [](config& c, const value_ref& v) { c.api.slow_threshold = as_ms(v); }},
     {"api", "default_language", false,

@@ -1,5 +1,6 @@
 #include "smtpcheck/core/ascii.hpp"
 #include "smtpcheck/server/http_server.hpp"
+#include "smtpcheck/server/trusted_proxies.hpp"
 
 #include "smtpcheck/auth/authenticator.hpp"
 #include "smtpcheck/serialization/localization.hpp"
@@ -272,6 +273,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     bool single_threaded = false;                // server.threads == 1: no strand per connection
     config cfg;
     router routes;
+    trusted_proxies proxies{cfg.server.trusted_proxies};  // whose X-Forwarded-For names the client
     std::shared_ptr<spdlog::logger> log;
     std::optional<asio::ssl::context> tls_context;
     std::vector<tcp_listener> tcp_listeners;
@@ -750,6 +752,7 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             parser.body_limit(limits.body_limit);
             const error_code hec = co_await read_message_part(stream, buffer, parser, true);
             const auto started = std::chrono::steady_clock::now();
+            std::string forwarded_client;  // behind a trusted proxy: the client it names
             request_context ctx;
             ctx.peer = peer;
             ctx.tls = is_tls<Stream>;
@@ -758,6 +761,15 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             const bool header_read = !hec || parser.is_header_done();
             const header_facts facts = header_read ? read_header(parser.get().base()) : header_facts{};
             if (header_read) ctx.header = &facts;
+            if (header_read && !srv->proxies.empty()) {
+                std::vector<std::string_view> forwarded;
+                for (const auto& field : parser.get().base())
+                    if (core::iequals_ascii(field.name_string(), "X-Forwarded-For")) forwarded.push_back(field.value());
+                if (!forwarded.empty()) {
+                    forwarded_client = srv->proxies.client_of(peer, forwarded);
+                    ctx.peer = forwarded_client;
+                }
+            }
             if (hec && client_gone(hec)) break;
             const http::verb method = hec ? http::verb::unknown : parser.get().method();
             const bool head = method == http::verb::head;
@@ -819,11 +831,12 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
                                           std::chrono::steady_clock::now() - started);
             if (access_log) {
                 auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
-                srv->log->info("access {} {} {} {}B {:.1f}ms id={} peer={}",
+                srv->log->info("access {} {} {} {}B {:.1f}ms id={} peer={}{}{}",
                                hec ? std::string_view("-") : std::string_view(http::to_string(method)),
                                logged_target,
                                static_cast<unsigned>(res.status), head ? 0 : res.body.size(), ms.count(),
-                               ctx.request_id, peer);
+                               ctx.request_id, ctx.peer, forwarded_client.empty() ? "" : " via=",
+                               forwarded_client.empty() ? std::string_view() : std::string_view(peer));
             }
             if (wec || !keep_alive) break;
             previous_response_end = std::chrono::steady_clock::now();

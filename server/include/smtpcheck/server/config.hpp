@@ -42,6 +42,9 @@ struct server_settings {
     std::size_t max_connections = 50000;
     milliseconds shutdown_grace{10000};
     std::vector<std::string> cors_origins;
+    /// Reverse proxies whose X-Forwarded-For names the client (trusted_proxies.hpp): CIDR
+    /// networks or addresses. Empty: the header is ignored.
+    std::vector<std::string> trusted_proxies;
 };
 
 struct api_settings {
