@@ -6,6 +6,7 @@
 #include "smtpcheck/server/config.hpp"
 #include "smtpcheck/server/http_server.hpp"
 #include "smtpcheck/server/logging.hpp"
+#include "smtpcheck/server/shared_credentials.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -215,8 +216,12 @@ int run_serve(std::span<char*> args) {
     // background; until it is up, /readyz says why and limits follow store.limits_on_error.
     std::shared_ptr<smtpcheck::store::redis_client> redis;
     if (cfg.store.backend == smtpcheck::store_settings::kind::redis) {
-        redis = smtpcheck::store::redis_client::create(
-            io.get_executor(), {cfg.store.redis_url, cfg.store.connect_timeout, cfg.store.command_timeout});
+        try {
+            redis = smtpcheck::store::redis_client::create(io.get_executor(), smtpcheck::redis_settings_of(cfg));
+        } catch (const std::exception& e) {  // store.tls_ca_file that cannot be loaded
+            log->error("cannot start: {}", e.what());
+            return 1;
+        }
         redis->start();
         log->info("shared state in {}", redis->address().text);
     }

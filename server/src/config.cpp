@@ -365,6 +365,7 @@ const binding bindings[] = {
          }
          c.store.redis_url = v.text;
      }},
+    {"store", "tls_ca_file", false, [](config& c, const value_ref& v) { c.store.tls_ca_file = v.text; }},
     {"store", "key_prefix", false, [](config& c, const value_ref& v) { c.store.key_prefix = v.text; }},
     {"store", "connect_timeout_ms", false, [](config& c, const value_ref& v) { c.store.connect_timeout = as_ms(v); }},
     {"store", "command_timeout_ms", false, [](config& c, const value_ref& v) { c.store.command_timeout = as_ms(v); }},

@@ -58,11 +58,19 @@ boost::asio::awaitable<std::vector<smtp::credential_key>> redis_credentials::lis
     co_return out;
 }
 
+store::redis_settings redis_settings_of(const config& cfg) {
+    store::redis_settings s;
+    s.url = cfg.store.redis_url;
+    s.connect_timeout = cfg.store.connect_timeout;
+    s.command_timeout = cfg.store.command_timeout;
+    s.tls_ca_file = cfg.store.tls_ca_file;
+    return s;
+}
+
 void run_with_redis(const config& cfg,
                     std::function<boost::asio::awaitable<void>(std::shared_ptr<store::redis_client>)> body) {
     boost::asio::io_context io;
-    auto redis = store::redis_client::create(io.get_executor(),
-                                             {cfg.store.redis_url, cfg.store.connect_timeout, cfg.store.command_timeout});
+    auto redis = store::redis_client::create(io.get_executor(), redis_settings_of(cfg));
     redis->start();
     std::exception_ptr failure;
     boost::asio::co_spawn(

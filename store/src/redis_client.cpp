@@ -18,6 +18,10 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/url/parse.hpp>
 
@@ -46,13 +50,14 @@ redis_address parse_redis_url(const std::string& url) {
         return a;
     }
     auto u = boost::urls::parse_absolute_uri(url);
-    if (!u) throw std::invalid_argument("redis://host:port[/db] or unix:/path");
-    if (u->scheme() == "rediss")
-        throw std::invalid_argument("rediss:// (TLS) is not supported yet: use redis:// on a private network or unix:");
-    if (u->scheme() != "redis") throw std::invalid_argument("redis://host:port[/db] or unix:/path");
+    if (!u) throw std::invalid_argument("redis://host:port[/db], rediss://host:port[/db] or unix:/path");
+    a.tls = u->scheme() == "rediss";
+    if (u->scheme() != "redis" && !a.tls)
+        throw std::invalid_argument("redis://host:port[/db], rediss://host:port[/db] or unix:/path");
     if (!u->has_authority() || u->host().empty()) throw std::invalid_argument("redis:// needs a host");
     if (u->has_query() || u->has_fragment()) throw std::invalid_argument("redis:// takes no query or fragment");
     a.host = u->host_type() == boost::urls::host_type::ipv6 ? u->host_address() : u->host();
+    a.tls_name = a.host;  // localhost stays localhost for the certificate
     // Numeric, as for server.listen: a name would need a resolver whose wait no timeout ends.
     if (u->host_type() == boost::urls::host_type::name) {
         if (a.host != "localhost") throw std::invalid_argument("redis:// takes a numeric address (or localhost), such as redis://10.0.0.5:6379");
@@ -74,7 +79,7 @@ redis_address parse_redis_url(const std::string& url) {
         a.database = static_cast<unsigned>(std::stoul(db));
     }
     // For messages: the address without the password.
-    a.text = "redis://" + (a.user.empty() ? std::string() : a.user + "@") +
+    a.text = std::string(a.tls ? "rediss://" : "redis://") + (a.user.empty() ? std::string() : a.user + "@") +
              (u->host_type() == boost::urls::host_type::ipv6 ? "[" + a.host + "]" : a.host) + ":" + a.port +
              (a.database ? "/" + std::to_string(a.database) : "");
     return a;
@@ -143,12 +148,32 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
 
     impl(asio::any_io_executor ex, redis_settings s)
         : strand(asio::make_strand(ex)), settings(std::move(s)), address(parse_redis_url(settings.url)),
+          tls_context(address.tls ? make_tls_context(settings.tls_ca_file) : nullptr),
           socket(strand), retry_timer(strand), connect_timer(strand), heartbeat_timer(strand), ended(strand) {}
+
+    // rediss://: the system's CAs and tls_ca_file, TLS 1.2 at least, the peer verified.
+    static std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& ca_file) {
+        auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+        ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+        boost::system::error_code ec;
+        ctx->set_default_verify_paths(ec);
+        if (!ca_file.empty()) {
+            ctx->load_verify_file(ca_file, ec);
+            if (ec) throw std::invalid_argument("store.tls_ca_file " + ca_file + ": " + ec.message());
+        }
+        ctx->set_verify_mode(asio::ssl::verify_peer);
+        return ctx;
+    }
 
     asio::strand<asio::any_io_executor> strand;
     const redis_settings settings;
     const redis_address address;
+    const std::shared_ptr<asio::ssl::context> tls_context;  // rediss:// only
     asio::generic::stream_protocol::socket socket;
+    // rediss://: the connection's TLS, over the socket moved into it once connected.
+    std::optional<asio::ssl::stream<asio::generic::stream_protocol::socket>> tls;
+    asio::generic::stream_protocol::socket& lowest() { return tls ? tls->next_layer() : socket; }
     asio::steady_timer retry_timer, connect_timer, heartbeat_timer, ended;
     std::unique_ptr<redisReader, reader_deleter> reader;
     std::string out, writing;
@@ -198,14 +223,15 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         if (write_pending || out.empty() || !open) return;
         writing.swap(out);
         write_pending = true;
-        asio::async_write(socket, asio::buffer(writing),
-                          asio::bind_executor(strand, [self = shared_from_this(), gen = generation](
-                                                          boost::system::error_code ec, std::size_t) {
-                              self->write_pending = false;
-                              self->writing.clear();
-                              if (gen == self->generation && ec) return self->close_connection(ec);
-                              self->kick_write();
-                          }));
+        auto written = asio::bind_executor(
+            strand, [self = shared_from_this(), gen = generation](boost::system::error_code ec, std::size_t) {
+                self->write_pending = false;
+                self->writing.clear();
+                if (gen == self->generation && ec) return self->close_connection(ec);
+                self->kick_write();
+            });
+        if (tls) asio::async_write(*tls, asio::buffer(writing), std::move(written));
+        else asio::async_write(socket, asio::buffer(writing), std::move(written));
     }
 
     // Ends the connection (once per connection): every command sent on it fails.
@@ -216,7 +242,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         end_detail = std::move(detail);
         set_reason(stopped ? "redis client stopped" : describe(end_error, end_detail));
         boost::system::error_code ignored;
-        socket.close(ignored);
+        lowest().close(ignored);
         out.clear();
         auto lost = std::move(inflight);
         inflight.clear();
@@ -253,9 +279,13 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     asio::awaitable<void> read_loop(unsigned gen) {
         std::array<char, 16384> buffer;
         for (;;) {
-            auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer),
-                                                           use_tuple);
+            boost::system::error_code ec;
+            std::size_t n = 0;
+            if (tls) std::tie(ec, n) = co_await tls->async_read_some(asio::buffer(buffer), use_tuple);
+            else std::tie(ec, n) = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
             if (gen != generation) co_return;
+            // A TLS connection the server ended with or without close_notify is lost like any other.
+            if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof;
             if (ec) co_return close_connection(ec == asio::error::eof ? make_error_code(redis_errc::connection_lost) : ec);
             if (redisReaderFeed(reader.get(), buffer.data(), n) != REDIS_OK)
                 co_return close_connection(redis_errc::connection_lost, "a reply that is not RESP");
@@ -280,6 +310,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     asio::awaitable<boost::system::error_code> connect() {
         ++generation;
         reader.reset(redisReaderCreate());
+        tls.reset();
         socket = asio::generic::stream_protocol::socket(strand);
         // expired: the timer closed the socket; finished: the connect ended first (the timer's
         // handler may already be queued when it is cancelled).
@@ -289,7 +320,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
             if (ec || *finished) return;
             *expired = true;
             boost::system::error_code ignored;
-            socket.close(ignored);
+            lowest().close(ignored);  // the TCP connect, or the TLS handshake over it
         });
         boost::system::error_code ec;
         if (!address.socket_path.empty()) {
@@ -303,6 +334,14 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
             std::tie(ec) = co_await socket.async_connect(asio::generic::stream_protocol::endpoint(endpoint), use_tuple);
             boost::system::error_code ignored;
             if (!ec) socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+            if (!ec && address.tls && !*expired) {  // within the same connect_timeout
+                tls.emplace(std::move(socket), *tls_context);
+                tls->set_verify_callback(asio::ssl::host_name_verification(address.tls_name));
+                boost::system::error_code parse;
+                (void)asio::ip::make_address(address.tls_name, parse);
+                if (parse) SSL_set_tlsext_host_name(tls->native_handle(), address.tls_name.c_str());  // SNI: names only
+                std::tie(ec) = co_await tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
+            }
         }
         *finished = true;
         connect_timer.cancel();
@@ -399,7 +438,7 @@ void redis_client::stop() {
         self->heartbeat_timer.cancel();
         self->ended.expires_at(asio::steady_timer::time_point::min());
         boost::system::error_code ignored;
-        self->socket.close(ignored);  // also a connect in progress
+        self->lowest().close(ignored);  // also a connect or TLS handshake in progress
     });
 }
 

@@ -7,12 +7,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import SMTPCHECK, Server, curl, hash_of
+from harness import SMTPCHECK, Server, curl, free_port, hash_of
+from smtp_peers import Pki
 
 ROUTE = "/api/v1/Agents/CustomerService/TestSmtpServer"
 # Refused by validation (no network), but a test that counts against the caller's limit.
@@ -256,6 +258,72 @@ class SharedState(unittest.TestCase):
         self.assertEqual(self.stored_password_test(self.b, uri)["ErrorCode"], "SR_SMTP_NO_STORED_PASSWORD")
 
 
+class TlsRedis(unittest.TestCase):
+    """rediss://: TLS to a real redis-server (its --tls-port), the certificate checked against
+    store.tls_ca_file and the URL's address; a wrong certificate or a plaintext port is a
+    reason on /readyz, not a hang."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = Pki()
+        cls.dir = tempfile.mkdtemp(prefix="smtpcheck-redis-tls-")
+        cert, key = cls.pki.server("redis", sans=("localhost",), ips=("127.0.0.1",))
+        cls.tls_port, cls.plain_port = free_port(), free_port()
+        cls.proc = subprocess.Popen(
+            ["redis-server", "--port", str(cls.plain_port), "--bind", "127.0.0.1", "--tls-port", str(cls.tls_port),
+             "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cls.pki.ca_file,
+             "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", cls.dir,
+             "--logfile", os.path.join(cls.dir, "redis.log")])
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", cls.tls_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.01)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.kill()
+        cls.proc.wait()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        cls.pki.close()
+
+    def serve(self, url, *more):
+        return Server("store.backend=redis", f"store.redis_url={url}", "api.tests_per_minute_per_user=5",
+                      f"users.alice={hash_of('pw')}", *more)
+
+    def test_rediss_with_the_ca_counts_through_tls(self):
+        with self.serve(f"rediss://127.0.0.1:{self.tls_port}", f"store.tls_ca_file={self.pki.ca_file}") as s:
+            self.assertTrue(wait_for(lambda: curl(s.url + "/readyz").status == 200, 5), curl(s.url + "/readyz").body)
+            r = curl(s.url + ROUTE, "-u", "alice:pw", method="POST", data=BODY, headers=["Content-Type: application/json"])
+            self.assertEqual(r.status, 200, r.body)
+            # Counted in that Redis (asked over its plaintext port, which the test opened too).
+            count = subprocess.run(["redis-cli", "-p", str(self.plain_port), "GET", "smtpcheck:limit:tests:alice"],
+                                   capture_output=True, text=True).stdout.strip()
+            self.assertEqual(count, "1")
+
+    def test_a_certificate_that_is_not_trusted_or_a_plaintext_port_is_a_reason_not_a_hang(self):
+        for url, more, reason in ((f"rediss://127.0.0.1:{self.tls_port}", (), "certificate verify failed"),
+                                  (f"rediss://127.0.0.1:{self.plain_port}", (f"store.tls_ca_file={self.pki.ca_file}",), "")):
+            with self.serve(url, *more) as s:
+                self.assertTrue(wait_for(lambda: curl(s.url + "/readyz").status == 503 and
+                                         curl(s.url + "/readyz").body.startswith("redis at rediss://"), 5))
+                self.assertIn(reason, curl(s.url + "/readyz").body)
+                started = time.monotonic()
+                r = curl(s.url + ROUTE, "-u", "alice:pw", method="POST", data=BODY,
+                         headers=["Content-Type: application/json"])
+                self.assertEqual(r.status, 200)  # limits_on_error = open: counted here
+                self.assertLess(time.monotonic() - started, 5)
+
+    def test_a_ca_file_that_cannot_be_read_stops_the_start(self):
+        out = subprocess.run([SMTPCHECK, "serve", "--set", "server.listen=127.0.0.1:0", "--set", "store.backend=redis",
+                              "--set", f"store.redis_url=rediss://127.0.0.1:{self.tls_port}",
+                              "--set", "store.tls_ca_file=/nonexistent/ca.pem"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("store.tls_ca_file /nonexistent/ca.pem", out.stderr)
+
+
 class Configuration(unittest.TestCase):
     def check_config(self, *settings):
         args = [SMTPCHECK, "check-config"]
@@ -275,8 +343,12 @@ class Configuration(unittest.TestCase):
         self.assertIn("store.redis_url", out.stderr)
         out = self.check_config("store.backend=redis", "store.redis_url=rediss://app:topsecret@h:6380")
         self.assertEqual(out.returncode, 1)
-        self.assertIn("TLS", out.stderr)
+        self.assertIn("numeric address", out.stderr)
         self.assertNotIn("topsecret", out.stderr)
+        out = self.check_config("store.backend=redis", "store.redis_url=rediss://app:topsecret@127.0.0.1:6380")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("redis_url = rediss://app@127.0.0.1:6380", out.stdout)
+        self.assertNotIn("topsecret", out.stdout + out.stderr)
         out = self.check_config("store.limits_on_error=maybe")
         self.assertEqual(out.returncode, 1)
         self.assertIn("store.limits_on_error", out.stderr)

@@ -45,13 +45,21 @@ BOOST_AUTO_TEST_CASE(urls_name_a_host_or_a_socket_and_never_show_the_password) {
     BOOST_TEST(b.text == "redis://[::1]:6379");
     BOOST_TEST(parse_redis_url("unix:/run/redis/redis.sock").socket_path == "/run/redis/redis.sock");
     for (const char* bad : {"", "redis://", "http://h", "redis://h/x", "redis://h:0", "redis://h?db=1", "unix:",
-                            "unix:relative.sock", "rediss://h", "redis://cache.example:6379"}) {
+                            "unix:relative.sock", "rediss://h", "rediss://h:0", "redis://cache.example:6379"}) {
         BOOST_CHECK_THROW(parse_redis_url(bad), std::invalid_argument);
     }
     BOOST_CHECK_EXCEPTION(parse_redis_url("rediss://u:topsecret@h"), std::invalid_argument, [](const auto& e) {
         const std::string what = e.what();
-        return what.find("TLS") != std::string::npos && what.find("topsecret") == std::string::npos;
+        return what.find("numeric address") != std::string::npos && what.find("topsecret") == std::string::npos;
     });
+    // rediss://: TLS, the certificate checked for the address as written (localhost stays a name).
+    auto t = parse_redis_url("rediss://u:topsecret@10.0.0.5:6380");
+    BOOST_TEST(t.tls);
+    BOOST_TEST(t.tls_name == "10.0.0.5");
+    BOOST_TEST(t.text == "rediss://u@10.0.0.5:6380");
+    auto l = parse_redis_url("rediss://localhost");
+    BOOST_TEST((l.host == "127.0.0.1" && l.tls_name == "localhost"));
+    BOOST_TEST(!parse_redis_url("redis://10.0.0.5").tls);
 }
 
 BOOST_AUTO_TEST_CASE(commands_get_their_replies_in_order_and_binary_safe) {

@@ -94,7 +94,8 @@ struct auth_settings {
 struct store_settings {
     enum class kind { file, redis };
     kind backend = kind::file;  ///< file: this instance's own (no Redis)
-    std::string redis_url;      ///< redis://[[user]:password@]host[:port][/db] or unix:/path
+    std::string redis_url;      ///< redis://[[user]:password@]host[:port][/db], rediss://..., or unix:/path
+    std::string tls_ca_file;    ///< rediss://: CA certificates (PEM) besides the system's
     std::string key_prefix = "smtpcheck:";
     milliseconds connect_timeout{1000};
     milliseconds command_timeout{250};

@@ -37,6 +37,9 @@ private:
     std::shared_ptr<const smtp::credential_store> keys_;
 };
 
+/// The connection's settings from [store].
+store::redis_settings redis_settings_of(const config& cfg);
+
 /// For the command line (`credentials`, `probe`): connects to store.redis_url on a private
 /// io_context, waits at most store.connect_timeout_ms for the connection, then runs `body`
 /// to its end. Throws smtp::credential_error when Redis cannot be reached; what `body` throws

@@ -18,14 +18,17 @@
 namespace smtpcheck::store {
 
 struct redis_settings {
-    /// redis://[[user]:password@]address[:port][/db] (a numeric address, or localhost) or
-    /// unix:/path/to/redis.sock
+    /// redis://[[user]:password@]address[:port][/db] (a numeric address, or localhost),
+    /// rediss://... for TLS, or unix:/path/to/redis.sock
     std::string url;
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds command_timeout{250};
     /// A PING when the connection has been quiet this long, so that a server that went away
     /// without closing it is found before a request needs it.
     std::chrono::milliseconds heartbeat{1000};
+    /// rediss://: the CA certificates (PEM) that the server's certificate must chain to, besides
+    /// the system's. The certificate must also name the URL's address (or localhost).
+    std::string tls_ca_file;
 };
 
 /// Where and how to connect, from redis_settings::url. Throws std::invalid_argument with
@@ -36,6 +39,8 @@ struct redis_address {
     std::string socket_path;
     std::string user, password;
     unsigned database = 0;
+    bool tls = false;       ///< rediss://
+    std::string tls_name;   ///< the name or address the server's certificate must carry
     std::string text;  ///< for messages: the URL without its password
 };
 redis_address parse_redis_url(const std::string& url);
@@ -60,7 +65,8 @@ boost::system::error_code make_error_code(redis_errc e);
 
 class redis_client : public std::enable_shared_from_this<redis_client> {
 public:
-    /// Throws std::invalid_argument for a URL that cannot be used.
+    /// Throws std::invalid_argument for a URL that cannot be used, or a tls_ca_file that
+    /// cannot be loaded.
     static std::shared_ptr<redis_client> create(boost::asio::any_io_executor executor, redis_settings settings);
     ~redis_client();
 
