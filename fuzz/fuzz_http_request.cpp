@@ -5,10 +5,13 @@
 // header's one reading (read_header, with its framing checks), the route match, content
 // negotiation, language choice, SO-TimeZone, $select, the Content-Type check, the body decoder,
 // the authenticator's check (SOTicket, Bearer, session cookie; Basic off, its PBKDF2 is slow by
-// design) and the error and result documents.
+// design), the client named by X-Forwarded-For behind a trusted proxy, and the error and result
+// documents.
 // (allowed_origin and loggable_target are internal to http_server.cpp.)
 #include "fuzz_keys.hpp"
 #include "smtpcheck/auth/authenticator.hpp"
+#include "smtpcheck/core/ascii.hpp"
+#include "smtpcheck/server/trusted_proxies.hpp"
 #include "smtpcheck/serialization/document.hpp"
 #include "smtpcheck/serialization/localization.hpp"
 #include "smtpcheck/serialization/request_body.hpp"
@@ -122,6 +125,8 @@ ser::document sample_document() {
     return {"SmtpTestResult", std::move(body)};
 }
 
+void forwarded_client(const request_header& h);
+
 void inspect_header(const request_header& h, bool body_done, const std::string* body) {
     auto match = routes().match(h.method(), h.target());
     if (match.handler == nullptr && match.status == http::status::ok) __builtin_trap();
@@ -160,6 +165,21 @@ void inspect_header(const request_header& h, bool body_done, const std::string* 
         (void)ser::write(doc, media);
     }
     check_authentication(facts.credentials);
+    forwarded_client(h);
+}
+
+// X-Forwarded-For as http_server.cpp reads it behind a trusted proxy (server.trusted_proxies):
+// the client it names is an address that is not trusted, or a trusted hop, never other text.
+void forwarded_client(const request_header& h) {
+    static const smtpcheck::server::trusted_proxies proxies({"127.0.0.1", "10.0.0.0/8", "fd00::/8"});
+    std::vector<std::string_view> forwarded;
+    for (const auto& field : h)
+        if (smtpcheck::core::iequals_ascii(field.name_string(), "X-Forwarded-For")) forwarded.push_back(field.value());
+    const auto client = proxies.client_of("127.0.0.1", forwarded);
+    boost::system::error_code ec;
+    (void)boost::asio::ip::make_address(client, ec);
+    if (ec) __builtin_trap();
+    if (proxies.client_of("192.0.2.7", forwarded) != "192.0.2.7") __builtin_trap();  // not a proxy: ignored
 }
 
 }  // namespace
