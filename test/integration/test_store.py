@@ -353,6 +353,20 @@ class Configuration(unittest.TestCase):
         self.assertEqual(out.returncode, 1)
         self.assertIn("store.limits_on_error", out.stderr)
 
+    def test_an_instance_started_before_redis_serves_and_is_ready_once_redis_is_up(self):
+        redis = Redis()
+        redis.stop()  # its socket's path, with nothing there yet
+        try:
+            with Server("store.backend=redis", f"store.redis_url={redis.url}") as s:
+                r = curl(s.url + "/readyz")
+                self.assertEqual(r.status, 503)
+                self.assertTrue(r.body.startswith("redis at " + redis.url), r.body)
+                self.assertEqual(curl(s.url + "/healthz").status, 200)  # it serves meanwhile
+                redis.start()
+                self.assertTrue(wait_for(lambda: curl(s.url + "/readyz").status == 200, 10), curl(s.url + "/readyz").body)
+        finally:
+            redis.close()
+
     def test_the_file_backend_needs_no_redis(self):
         with Server() as s:
             r = curl(s.url + "/readyz")
