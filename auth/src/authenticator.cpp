@@ -152,10 +152,11 @@ verdict too_many(std::string_view peer, std::chrono::seconds wait) {
 }  // namespace
 
 verdict authenticator::limited(std::string_view peer) {
-    if (!s_.failures && failures_.empty()) return allow({}, {});  // no address to work out
+    // Nothing counted here and no address blocked: no address to work out (every request).
+    if (failures_.empty() && blocked_.load(std::memory_order_relaxed) == 0) return allow({}, {});
     const auto key = limit_key(peer);
     if (auto wait = failures_.over_limit(key)) return too_many(peer, *wait);
-    if (s_.failures) {
+    {
         std::lock_guard lock(mutex_);
         auto it = blocked_until_.find(key);
         if (it != blocked_until_.end()) {
@@ -164,6 +165,7 @@ verdict authenticator::limited(std::string_view peer) {
                 return too_many(peer, std::chrono::duration_cast<std::chrono::seconds>(it->second - now) +
                                           std::chrono::seconds(1));
             blocked_until_.erase(it);
+            blocked_ = blocked_until_.size();
         }
     }
     return allow({}, {});
@@ -173,14 +175,15 @@ void authenticator::note_shared(const std::string& key, const shared_failures::c
     std::lock_guard lock(mutex_);
     if (c.failures < static_cast<long long>(s_.failed_logins_per_minute) || c.left.count() <= 0) {
         blocked_until_.erase(key);
-        return;
+    } else {
+        const auto now = steady::now();
+        if (blocked_until_.size() >= max_tracked_addresses && !blocked_until_.contains(key))
+            std::erase_if(blocked_until_, [&](const auto& kv) { return kv.second <= now; });
+        // Full of live blocks: this one is not kept, and its next take() is refused anyway.
+        if (blocked_until_.size() < max_tracked_addresses || blocked_until_.contains(key))
+            blocked_until_[key] = now + c.left;
     }
-    const auto now = steady::now();
-    if (blocked_until_.size() >= max_tracked_addresses && !blocked_until_.contains(key)) {
-        std::erase_if(blocked_until_, [&](const auto& kv) { return kv.second <= now; });
-        if (blocked_until_.size() >= max_tracked_addresses) return;  // take() still refuses it
-    }
-    blocked_until_[key] = now + c.left;
+    blocked_ = blocked_until_.size();
 }
 
 namespace {

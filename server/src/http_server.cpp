@@ -720,6 +720,9 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             }
         }
 
+        // A trusted proxy's requests name their client in X-Forwarded-For (server.trusted_proxies):
+        // whether the peer is one is decided once for the connection.
+        const bool from_proxy = !srv->proxies.empty() && srv->proxies.trusts(peer);
         for (bool first = true;; first = false) {
             // Idle until the first byte of a request arrives: a stopping server closes idle
             // connections at once and lets the others finish their request.
@@ -761,12 +764,12 @@ awaitable<void> serve_connection(std::shared_ptr<http_server::impl> srv, std::sh
             const bool header_read = !hec || parser.is_header_done();
             const header_facts facts = header_read ? read_header(parser.get().base()) : header_facts{};
             if (header_read) ctx.header = &facts;
-            if (header_read && !srv->proxies.empty()) {
+            if (header_read && from_proxy) {
                 std::vector<std::string_view> forwarded;
                 for (const auto& field : parser.get().base())
                     if (core::iequals_ascii(field.name_string(), "X-Forwarded-For")) forwarded.push_back(field.value());
-                if (!forwarded.empty()) {
-                    forwarded_client = srv->proxies.client_of(peer, forwarded);
+                if (auto client = srv->proxies.forwarded_client(forwarded)) {
+                    forwarded_client = std::move(*client);
                     ctx.peer = forwarded_client;
                 }
             }

@@ -1,8 +1,6 @@
 #include "smtpcheck/server/trusted_proxies.hpp"
 #include "smtpcheck/core/ascii.hpp"
 
-#include <optional>
-#include <stdexcept>
 
 namespace smtpcheck::server {
 namespace asio = boost::asio;
@@ -32,37 +30,13 @@ std::optional<asio::ip::address> address_of(std::string_view entry) {
 
 }  // namespace
 
-trusted_proxies::trusted_proxies(const std::vector<std::string>& networks) {
-    for (const auto& n : networks) {
-        boost::system::error_code ec;
-        const bool v6 = n.find(':') != std::string::npos;
-        const std::string cidr = n.find('/') == std::string::npos ? n + (v6 ? "/128" : "/32") : n;
-        if (v6) {
-            auto net = asio::ip::make_network_v6(cidr, ec);
-            if (!ec) v6_.push_back(net);
-        } else {
-            auto net = asio::ip::make_network_v4(cidr, ec);
-            if (!ec) v4_.push_back(net);
-        }
-        if (ec) throw std::invalid_argument("not a network or address: " + n);
-    }
+bool trusted_proxies::trusts(std::string_view peer) const {
+    auto a = address_of(peer);
+    return a && networks_.contains(*a);
 }
 
-bool trusted_proxies::contains(const asio::ip::address& address) const {
-    const auto a = unmapped(address);
-    if (a.is_v4()) {
-        for (const auto& n : v4_)
-            if (asio::ip::network_v4(a.to_v4(), 32).is_subnet_of(n) || n.address() == a.to_v4()) return true;
-        return false;
-    }
-    for (const auto& n : v6_)
-        if (asio::ip::network_v6(a.to_v6(), 128).is_subnet_of(n) || n.address() == a.to_v6()) return true;
-    return false;
-}
-
-std::string trusted_proxies::client_of(std::string_view peer, const std::vector<std::string_view>& forwarded) const {
-    auto hop = address_of(peer);
-    if (!hop || !contains(*hop)) return std::string(peer);
+std::optional<std::string> trusted_proxies::forwarded_client(const std::vector<std::string_view>& forwarded) const {
+    std::optional<std::string> hop;  // the last trusted hop passed; none yet: the peer
     for (auto value = forwarded.rbegin(); value != forwarded.rend(); ++value) {
         std::string_view list = *value;
         while (!list.empty()) {
@@ -71,12 +45,12 @@ std::string trusted_proxies::client_of(std::string_view peer, const std::vector<
             list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
             if (core::trim(entry).empty()) continue;
             auto a = address_of(entry);
-            if (!a) return hop->to_string();  // unreadable: the hop that added it is all we know
-            hop = a;
-            if (!contains(*hop)) return hop->to_string();
+            if (!a) return hop;  // unreadable: the hop that added it is all we know
+            hop = a->to_string();
+            if (!networks_.contains(*a)) return hop;
         }
     }
-    return hop->to_string();  // every hop trusted: the leftmost
+    return hop;  // every hop trusted: the leftmost
 }
 
 }  // namespace smtpcheck::server

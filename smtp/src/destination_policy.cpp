@@ -37,9 +37,10 @@ constexpr range6 ranges6[] = {
     {"::/96", true}, {"2002::/16", true}, {"2001::/32", true}, {"fec0::/10", false}, {"64:ff9b:1::/48", false},
 };
 
+// `n` is canonical (network_list and the built-in ranges keep them so).
 template <class Network, class Address>
 bool in(const Network& n, const Address& a) {
-    return Network(a, n.prefix_length()).canonical() == n.canonical();
+    return Network(a, n.prefix_length()).canonical() == n;
 }
 
 // The built-in ranges, parsed once (they were parsed from text on every check: 12k
@@ -68,40 +69,46 @@ const std::vector<std::pair<ip::network_v6, bool>>& builtin(const ip::address_v6
 
 
 // Precedence: the deny list, then the allow list, then the built-in ranges.
-template <class Address, class Network>
-destination_policy::verdict judge(const Address& a, const std::vector<Network>& deny,
-                                  const std::vector<Network>& allow, bool allow_private) {
+template <class Address>
+destination_policy::verdict judge(const Address& a, const network_list& deny, const network_list& allow,
+                                  bool allow_private) {
     using verdict = destination_policy::verdict;
-    for (const auto& n : deny)
-        if (in(n, a)) return verdict::denied_by_list;
-    for (const auto& n : allow)
-        if (in(n, a)) return verdict::allowed;
+    if (deny.contains(a)) return verdict::denied_by_list;
+    if (allow.contains(a)) return verdict::allowed;
     for (const auto& [n, always] : builtin(a))
-        if (Network(a, n.prefix_length()).canonical() == n)
-            return always ? verdict::always_denied : allow_private ? verdict::allowed : verdict::private_range;
+        if (in(n, a)) return always ? verdict::always_denied : allow_private ? verdict::allowed : verdict::private_range;
     return verdict::allowed;
 }
 
 }  // namespace
 
-destination_policy::destination_policy(const destination_rules& rules)
-    : allow_private_(rules.allow_private), any_port_(rules.any_port), ports_(rules.allowed_ports) {
-    auto add = [](const std::vector<std::string>& cidrs, auto& v4, auto& v6) {
-        for (const auto& c : cidrs) {
-            boost::system::error_code ec;
-            if (c.find(':') != std::string::npos) {
-                auto n = ip::make_network_v6(c, ec);
-                if (!ec) v6.push_back(n);
-            } else {
-                auto n = ip::make_network_v4(c, ec);
-                if (!ec) v4.push_back(n);
-            }
-            if (ec) throw std::invalid_argument("not a CIDR network: " + c);
+network_list::network_list(const std::vector<std::string>& networks) {
+    for (const auto& n : networks) {
+        boost::system::error_code ec;
+        const bool v6 = n.find(':') != std::string::npos;
+        const std::string cidr = n.find('/') == std::string::npos ? n + (v6 ? "/128" : "/32") : n;
+        if (v6) {
+            auto net = ip::make_network_v6(cidr, ec);
+            if (!ec) v6_.push_back(net.canonical());
+        } else {
+            auto net = ip::make_network_v4(cidr, ec);
+            if (!ec) v4_.push_back(net.canonical());
         }
-    };
-    add(rules.allow, allow4_, allow6_);
-    add(rules.deny, deny4_, deny6_);
+        if (ec) throw std::invalid_argument("not a CIDR network: " + n);
+    }
 }
+
+bool network_list::contains(const ip::address_v4& a) const {
+    return std::any_of(v4_.begin(), v4_.end(), [&](const auto& n) { return in(n, a); });
+}
+
+bool network_list::contains(const ip::address_v6& a) const {
+    return std::any_of(v6_.begin(), v6_.end(), [&](const auto& n) { return in(n, a); });
+}
+
+destination_policy::destination_policy(const destination_rules& rules)
+    : allow_private_(rules.allow_private), any_port_(rules.any_port), ports_(rules.allowed_ports),
+      allow_(rules.allow), deny_(rules.deny) {}
 
 bool destination_policy::port_allowed(std::uint16_t port) const {
     return any_port_ || std::find(ports_.begin(), ports_.end(), port) != ports_.end();
@@ -115,14 +122,14 @@ destination_policy::verdict destination_policy::check(const ip::address& address
         auto v6 = a.to_v6();
         if (v6.is_v4_mapped()) {
             a = ip::make_address_v4(ip::v4_mapped, v6);
-        } else if (in(ip::make_network_v6("64:ff9b::/96"), v6)) {
+        } else if (static const auto nat64 = ip::make_network_v6("64:ff9b::/96"); in(nat64, v6)) {
             auto b = v6.to_bytes();
             a = ip::address_v4(ip::address_v4::bytes_type{b[12], b[13], b[14], b[15]});
         }
     }
 
-    if (a.is_v4()) return judge(a.to_v4(), deny4_, allow4_, allow_private_);
-    return judge(a.to_v6(), deny6_, allow6_, allow_private_);
+    if (a.is_v4()) return judge(a.to_v4(), deny_, allow_, allow_private_);
+    return judge(a.to_v6(), deny_, allow_, allow_private_);
 }
 
 std::string_view destination_policy::describe(verdict v) {

@@ -684,22 +684,16 @@ void refuse(prepared_test& p, outcome_code code, std::string detail) {
 awaitable<bool> fetch_stored_password(prepared_test& p, const test_settings& settings) {
     const credential_key key = std::move(*p.stored_password);
     p.stored_password.reset();
-    std::optional<std::string> stored;
-    std::string failure;
+    std::string failure = "nothing is stored for this user, host and port";
+    p.uri.password.reset();  // the stored one or none, never one the URI carried
     try {
-        auto found = co_await settings.shared_credentials->password_for(key);
-        if (found) stored = std::move(found);
-        else failure = "nothing is stored for this user, host and port";
+        p.uri.password = co_await settings.shared_credentials->password_for(key);
     } catch (const std::exception& e) {
         failure = e.what();
         p.report.hint = "HINT_STORE_UNAVAILABLE";  // the store's fault, not the caller's: say so
     }
-    if (!stored) {
-        refuse(p, outcome_code::no_stored_password, std::move(failure));
-        co_return false;
-    }
-    p.uri.password = std::move(stored);
-    co_return true;
+    if (!p.uri.password) refuse(p, outcome_code::no_stored_password, std::move(failure));
+    co_return p.uri.password.has_value();
 }
 }  // namespace
 

@@ -240,6 +240,10 @@ class SharedState(unittest.TestCase):
             self.assertIs(report["Success"], False)
             self.assertEqual(report["ErrorCode"], "SR_SMTP_NO_STORED_PASSWORD", report)
             self.assertIn("store did not answer", report["Hint"])  # the server's fault, said so
+            # SPEC 3.4: the stored password replaces the URI's; with none to be had, the URI's is
+            # not used instead.
+            report = self.stored_password_test(self.a, "smtp://jane%40example.com:from-the-uri@127.0.0.1:2599")
+            self.assertEqual(report["ErrorCode"], "SR_SMTP_NO_STORED_PASSWORD", report)
             started = time.monotonic()
             out = self.credentials_cli("list")
             self.assertEqual(out.returncode, 1)

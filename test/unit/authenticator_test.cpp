@@ -335,7 +335,6 @@ BOOST_AUTO_TEST_CASE(a_shared_count_that_does_not_answer_fails_open_or_closed) {
     for (int i = 0; i < 3; ++i) BOOST_TEST((run(io, open.check(wrong, "192.0.2.1")).what == verdict::kind::unauthorized));
     // Counted in this process meanwhile: the limit still holds per instance.
     BOOST_TEST((run(io, open.check(wrong, "192.0.2.1")).what == verdict::kind::too_many_requests));
-    BOOST_TEST(shared->n == 0);  // nothing reached the shared count while it was down
 }
 
 BOOST_AUTO_TEST_CASE(app_tokens_and_disabled_schemes) {

@@ -145,6 +145,7 @@ private:
     /// ends, so that every request's limited() stays free of round trips. At most
     /// max_tracked_addresses; past that an address is refused at its next password check.
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> blocked_until_;
+    std::atomic<std::size_t> blocked_{0};  ///< blocked_until_.size(), read without the lock
 };
 
 }  // namespace smtpcheck::auth

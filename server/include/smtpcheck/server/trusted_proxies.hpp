@@ -7,9 +7,9 @@
 // and are never believed. Without trusted proxies the header is ignored.
 #pragma once
 
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/network_v4.hpp>
-#include <boost/asio/ip/network_v6.hpp>
+#include "smtpcheck/smtp/destination_policy.hpp"
+
+#include <optional>
 
 #include <string>
 #include <string_view>
@@ -21,19 +21,25 @@ class trusted_proxies {
 public:
     /// CIDR networks or single addresses; throws std::invalid_argument naming one that does
     /// not parse.
-    explicit trusted_proxies(const std::vector<std::string>& networks = {});
-    bool empty() const { return v4_.empty() && v6_.empty(); }
-    /// IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
-    bool contains(const boost::asio::ip::address& a) const;
+    explicit trusted_proxies(const std::vector<std::string>& networks = {}) : networks_(networks) {}
+    bool empty() const { return networks_.empty(); }
+    /// Whether a connection's peer (its address as text) is a trusted proxy: asked once per
+    /// connection. IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
+    bool trusts(std::string_view peer) const;
 
-    /// The client's address: `peer` itself, unless `peer` is trusted and `forwarded` (every
-    /// X-Forwarded-For value, in order) names one. An entry that is not an address ends the
-    /// walk: the address is then that of the trusted hop that added it.
-    std::string client_of(std::string_view peer, const std::vector<std::string_view>& forwarded) const;
+    /// Behind a trusted peer: the client that `forwarded` (every X-Forwarded-For value, in
+    /// order) names; nullopt when it names none, and the peer is the client. An entry that is
+    /// not an address ends the walk: the client is then the trusted hop that added it.
+    std::optional<std::string> forwarded_client(const std::vector<std::string_view>& forwarded) const;
+
+    /// Both: the client's address as a request from `peer` with these headers gives it.
+    std::string client_of(std::string_view peer, const std::vector<std::string_view>& forwarded) const {
+        if (!trusts(peer)) return std::string(peer);
+        return forwarded_client(forwarded).value_or(std::string(peer));
+    }
 
 private:
-    std::vector<boost::asio::ip::network_v4> v4_;
-    std::vector<boost::asio::ip::network_v6> v6_;
+    smtp::network_list networks_;
 };
 
 }  // namespace smtpcheck::server

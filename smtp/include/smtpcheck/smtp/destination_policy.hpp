@@ -12,6 +12,23 @@
 
 namespace smtpcheck::smtp {
 
+/// A list of CIDR networks (a single address stands for its /32 or /128), IPv4 and IPv6 kept
+/// apart: smtp.allow_destinations and deny_destinations here, server.trusted_proxies too.
+class network_list {
+public:
+    /// Throws std::invalid_argument naming an entry that does not parse.
+    explicit network_list(const std::vector<std::string>& networks = {});
+    bool empty() const { return v4_.empty() && v6_.empty(); }
+    bool contains(const boost::asio::ip::address_v4& a) const;
+    bool contains(const boost::asio::ip::address_v6& a) const;
+    /// As written: IPv4-mapped IPv6 addresses are not unwrapped here.
+    bool contains(const boost::asio::ip::address& a) const { return a.is_v4() ? contains(a.to_v4()) : contains(a.to_v6()); }
+
+private:
+    std::vector<boost::asio::ip::network_v4> v4_;
+    std::vector<boost::asio::ip::network_v6> v6_;
+};
+
 struct destination_rules {
     bool allow_private = false;  ///< loopback and private ranges
     bool any_port = false;
@@ -44,8 +61,7 @@ private:
     bool allow_private_;
     bool any_port_;
     std::vector<std::uint16_t> ports_;
-    std::vector<boost::asio::ip::network_v4> allow4_, deny4_;
-    std::vector<boost::asio::ip::network_v6> allow6_, deny6_;
+    network_list allow_, deny_;
 };
 
 }  // namespace smtpcheck::smtp
