@@ -938,6 +938,8 @@ http_server::http_server(asio::any_io_executor executor, config cfg, router rout
 
 http_server::~http_server() { stop(); }
 
+const router& http_server::routes() const { return impl_->routes; }
+
 void http_server::start() {
     auto& s = *impl_;
     const auto& cfg = s.cfg.server;

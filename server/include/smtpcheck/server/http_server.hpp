@@ -33,6 +33,9 @@ public:
     http_server(const http_server&) = delete;
     http_server& operator=(const http_server&) = delete;
 
+    /// Every route it answers: those it was given, and /healthz, /readyz and /metrics.
+    const router& routes() const;
+
     /// Binds every listener of server.listen and server.tls_listen and starts accepting.
     /// Throws std::system_error (or config_error for TLS files) when one cannot be bound.
     void start();

@@ -51,6 +51,9 @@ public:
     /// Every path, in the order of match_result::resource.
     std::vector<std::string> paths() const;
 
+    /// The Allow header of paths()[resource]: its methods, HEAD with GET ("GET, HEAD, POST").
+    std::string_view allow(std::size_t resource) const { return resources_.at(resource).allow; }
+
 private:
     struct resource {
         std::string path;
