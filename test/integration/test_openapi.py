@@ -140,6 +140,35 @@ class OpenApi(unittest.TestCase):
                 self.documented(path, "post", status)
                 self.validate(r.body, "ErrorInfo")
 
+    def test_too_many_tests_at_once_is_a_documented_503(self):
+        # api.max_concurrent_tests = 1, and one test held by an SMTP server that accepts and
+        # never greets: the next test is refused with 503 and Retry-After.
+        import socket
+        import threading
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        self.addCleanup(silent.close)
+        held = []
+        body = json.dumps({"SmtpUri": f"smtp://127.0.0.1:{silent.getsockname()[1]}", "From": "jane@example.com"})
+        with Server(f"users.alice={hash_of('pw')}", "api.max_concurrent_tests=1",
+                    "smtp.allow_private_destinations=true", "smtp.allowed_ports=*") as busy:
+            first = threading.Thread(target=lambda: held.append(
+                curl(busy.url + "/api/v1/Agents/CustomerService/TestSmtpServer", "-u", "alice:pw", method="POST",
+                     data=body, headers=["Content-Type: application/json"])))
+            first.start()
+            silent.settimeout(5)
+            conn, _ = silent.accept()  # the first test is in flight
+            r = curl(busy.url + "/api/v1/Agents/CustomerService/TestSmtpServer", "-u", "alice:pw", method="POST",
+                     data=body, headers=["Content-Type: application/json"])
+            conn.close()
+            first.join(10)
+        self.assertEqual(r.status, 503, r.body)
+        self.assertEqual(r.header("retry-after"), "1")
+        self.documented(ROUTE, "post", 503)
+        self.validate(r.body, "ErrorInfo")
+        self.assertEqual(held[0].status, 200)  # the held test ends with its own answer
+
     def test_xml_answers_have_the_documented_roots(self):
         body = json.dumps({"SmtpUri": f"smtp://127.0.0.1:{self.smtp.port}", "From": "jane@example.com"})
         r = self.post(DIAGNOSE, body, "application/json", "-u", "alice:pw", headers=["Accept: application/xml"])
