@@ -37,14 +37,15 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_line = 4096;
 constexpr std::size_t max_message = 1 << 20;
 
-// A P-256 key and a self-signed certificate for localhost and 127.0.0.1, valid for a day.
+// A P-256 key and a self-signed certificate for localhost and 127.0.0.1, valid for a year: a
+// shorter life would make every demo test warn that the certificate expires soon.
 void make_certificate(ssl::context& ctx, const std::string& cert_file) {
     EVP_PKEY* key = EVP_EC_gen("P-256");
     X509* cert = X509_new();
     X509_set_version(cert, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(cert), static_cast<long>(std::time(nullptr)));
     X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 365L * 24 * 3600);
     X509_set_pubkey(cert, key);
     X509_NAME* name = X509_get_subject_name(cert);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
