@@ -142,7 +142,8 @@ std::string smtp_uri::redacted() const {
     return s;
 }
 
-std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
+namespace {
+std::variant<smtp_uri, invalid_input> parse_smtp_uri_text(std::string_view text) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
     if (text.empty()) return invalid("SmtpUri is empty");
@@ -150,6 +151,16 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
     if (has_control_or_space(text))
         return invalid("SmtpUri contains spaces or control characters");
 
+    // A user name that is an address, or a password with an '@', must be percent-encoded:
+    // unencoded, the URI names another host (Boost.URL reads jane@example.com@smtp.example.com as
+    // the host example.com). The authority ends at the first '/', '?' or '#'.
+    if (auto scheme_end = text.find("://"); scheme_end != std::string_view::npos) {
+        auto authority = text.substr(scheme_end + 3);
+        authority = authority.substr(0, authority.find_first_of("/?#"));
+        if (std::count(authority.begin(), authority.end(), '@') > 1)
+            return invalid("SmtpUri has more than one '@': write an '@' in the user name or password as %40, "
+                           "such as smtp://jane%40example.com@smtp.example.com");
+    }
     std::string uri_text = iri_to_uri(text);
     auto parsed = urls::parse_uri(uri_text);
     if (!parsed) return invalid("SmtpUri is not a URI of the form smtp://[user[:password]@]host[:port]");
@@ -243,6 +254,22 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
         }
     }
     return out;
+}
+
+}  // namespace
+
+std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
+    auto r = parse_smtp_uri_text(text);
+    // An '@' after the authority's end: perhaps a '/', '?' or '#' in a password, unencoded, ended
+    // the authority early (smtps://user:pa/ss@host reads as the host "user" with the port "pa").
+    if (auto* e = std::get_if<invalid_input>(&r)) {
+        auto scheme_end = text.find("://");
+        auto rest = scheme_end == std::string_view::npos ? std::string_view{} : text.substr(scheme_end + 3);
+        auto end = rest.find_first_of("/?#");
+        if (end != std::string_view::npos && rest.find('@', end) != std::string_view::npos)
+            e->reason += " (in a user name or password, write '/' as %2F, '?' as %3F and '#' as %23)";
+    }
+    return r;
 }
 
 std::variant<std::string, invalid_input> parse_mailbox(std::string_view text) {

@@ -84,6 +84,25 @@ BOOST_AUTO_TEST_CASE(refused_forms_say_why) {
     BOOST_TEST(!refused("smtp://").empty());
 }
 
+// A user name that is an address, or a password with '@', '/', '?' or '#', written without
+// percent-encoding: the URI then names another host or port (one of these reached example.com
+// instead of smtp.example.com). The error says what to encode, not what the misparse found.
+BOOST_AUTO_TEST_CASE(an_unencoded_at_slash_question_mark_or_hash_in_the_userinfo_is_named) {
+    for (auto text : {"smtp://jane@example.com@smtp.example.com", "smtp+starttls://jane@example.com:pw@smtp.example.com:587",
+                      "smtp://jane:p@ss@smtp.example.com"}) {
+        BOOST_TEST_CONTEXT(text) { BOOST_TEST(refused(text).find("%40") != std::string::npos, refused(text)); }
+    }
+    for (auto text : {"smtps://user:pa/ss@smtp.example.com", "smtps://user:pa?ss@smtp.example.com",
+                      "smtps://user:pa#ss@smtp.example.com", "smtp://us/er@smtp.example.com", "smtp://user:123/x@smtp.example.com"}) {
+        BOOST_TEST_CONTEXT(text) { BOOST_TEST(refused(text).find("%2F") != std::string::npos, refused(text)); }
+    }
+    // Encoded, each is what it says.
+    auto u = ok("smtp+starttls://jane%40example.com:p%40s%2Fs%3F%23@smtp.example.com:587");
+    BOOST_TEST(*u.user == "jane@example.com");
+    BOOST_TEST(*u.password == "p@s/s?#");
+    BOOST_TEST(u.host == "smtp.example.com");
+}
+
 BOOST_AUTO_TEST_CASE(redacted_never_shows_the_password) {
     auto u = ok("smtp+starttls://jane;AUTH=PLAIN:hunter2@smtp.example.com");
     BOOST_TEST(u.redacted() == "smtp+starttls://jane;AUTH=PLAIN@smtp.example.com:587");
