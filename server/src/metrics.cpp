@@ -84,6 +84,12 @@ std::string metrics::prometheus_text(std::size_t open_connections) const {
         out += line;
     }
     std::snprintf(line, sizeof line,
+                  "# HELP smtpcheck_smtp_tests_cancelled_total SMTP tests cancelled before their end: the caller "
+                  "closed the connection, or a stop outlasted server.shutdown_grace_ms (not in smtpcheck_smtp_tests_total).\n"
+                  "# TYPE smtpcheck_smtp_tests_cancelled_total counter\nsmtpcheck_smtp_tests_cancelled_total %llu\n",
+                  static_cast<unsigned long long>(tests_cancelled.load(std::memory_order_relaxed)));
+    out += line;
+    std::snprintf(line, sizeof line,
                   "# HELP smtpcheck_smtp_tests_in_flight SMTP tests running now.\n"
                   "# TYPE smtpcheck_smtp_tests_in_flight gauge\nsmtpcheck_smtp_tests_in_flight %zu\n"
                   "# HELP smtpcheck_http_open_connections Open HTTP connections.\n"

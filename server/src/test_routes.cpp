@@ -160,9 +160,15 @@ std::variant<test_to_run, response> accept_test(test_endpoint& ep, request_conte
                        std::move(lang), media, select_of(req.target())};
 }
 
-// After the test: counted, logged when slow, answered.
+// After the test: counted, logged when slow, answered. A cancelled test (its caller closed the
+// connection, or a stop outlasted the grace) is counted as such, not by the outcome the
+// cancellation gave it (SR_SMTP_TIMEOUT), and its answer goes nowhere: the connection is closed.
 response answer_test(test_endpoint& ep, const request_context& ctx, const test_to_run& t,
-                     const smtp::test_report& report, bool diagnose) {
+                     const smtp::test_report& report, bool diagnose, bool cancelled = false) {
+    if (cancelled) {
+        ++ep.counters->tests_cancelled;
+        return response{http::status::ok, {}, {}, {}, false};
+    }
     ep.counters->record_test(report.success ? smtp::outcome_code::none : report.code);
     if (report.total_ms > static_cast<double>(ep.slow_threshold.count()) && ep.log) {
         std::string timings;
@@ -216,7 +222,8 @@ asio::awaitable<response> run_smtp_test(std::shared_ptr<test_endpoint> ep, reque
     auto executor = co_await asio::this_coro::executor;
     smtp::test_report report =
         co_await smtp::run_test(executor, std::get<smtp::prepared_test>(std::move(ready)), std::move(settings));
-    co_return answer_test(*ep, ctx, t, report, diagnose);
+    const auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+    co_return answer_test(*ep, ctx, t, report, diagnose, cancelled != asio::cancellation_type::none);
 }
 
 asio::awaitable<response> describe_test_smtp_server(serialization::media_type media) {

@@ -3,6 +3,7 @@ against the real server and real aiosmtpd (STARTTLS + AUTH)."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -223,6 +224,12 @@ class Endpoint(unittest.TestCase):
 
     def test_a_client_that_disconnects_cancels_its_test(self):
         tarpit = Scripted([(None, b"220 slow\r\n"), (b"EHLO", None)])
+
+        def counted(name):
+            m = re.search("^" + re.escape(name) + r" (\d+)$", curl(self.server.url + "/metrics").body, re.M)
+            return int(m.group(1)) if m else 0
+        timeouts = 'smtpcheck_smtp_tests_total{outcome="SR_SMTP_TIMEOUT"}'
+        timeouts_before, cancelled_before = counted(timeouts), counted("smtpcheck_smtp_tests_cancelled_total")
         try:
             body = self.json_body(uri=f"smtp://127.0.0.1:{tarpit.port}")
             c = RawClient(self.server.port)
@@ -236,6 +243,12 @@ class Endpoint(unittest.TestCase):
             started = time.monotonic()
             self.assertTrue(tarpit.wait_closed(3))
             self.assertLess(time.monotonic() - started, 1.0)  # at once, not at the 1.5 s deadline
+            # /metrics counts it as cancelled, not as an SMTP server's timeout.
+            deadline = time.monotonic() + 3
+            while counted("smtpcheck_smtp_tests_cancelled_total") == cancelled_before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.assertEqual(counted("smtpcheck_smtp_tests_cancelled_total"), cancelled_before + 1)
+            self.assertEqual(counted(timeouts), timeouts_before)
         finally:
             tarpit.stop()
 

@@ -24,6 +24,10 @@ public:
     void record_test(smtp::outcome_code code);
 
     std::atomic<std::size_t> tests_in_flight{0};
+    /// Tests cancelled before their end, because the caller closed the connection or a stop
+    /// outlasted server.shutdown_grace_ms: not an outcome of the SMTP server's, so not in
+    /// smtpcheck_smtp_tests_total (they would read as SR_SMTP_TIMEOUT).
+    std::atomic<std::uint64_t> tests_cancelled{0};
     /// [store] backend = redis: whether the shared store is up (set once, before any request;
     /// cheap and safe from any thread), and the limits it could not answer.
     std::function<bool()> store_up;
