@@ -2,7 +2,8 @@
 # The Debian package (issue 13), as the ctest entry package.deb runs it:
 #   test/package/test_package.sh BUILD_DIR SOURCE_DIR VERSION
 # 1. cpack -G DEB in BUILD_DIR (what is built there, not rebuilt) writes BUILD_DIR/package/;
-# 2. lintian reports no error (E:) on the .deb; its other tags are printed;
+# 2. lintian reports no error (E:) and no missing hardening (hardening-no-*) on the .deb; its
+#    other tags are printed;
 # 3. systemd-analyze verify accepts the unit from the package, without a word of complaint,
 #    and systemd-analyze security rates its exposure 2.0 at most;
 # 4. in a throwaway Debian 12 root (debootstrap --variant=minbase bookworm, kept as a tarball in
@@ -72,6 +73,12 @@ if grep -q '^E: ' <<<"$lintian_out"; then
   fail "lintian: $(grep -c '^E: ' <<<"$lintian_out") error(s)"
 else
   ok "lintian: no errors ($(grep -c '^[WIP]: ' <<<"$lintian_out" || true) warnings, infos and pedantic tags)"
+fi
+# Debian's hardening (SMTPCHECK_HARDENING, full RELRO): lintian names any part that is missing.
+if grep -q 'hardening-no-' <<<"$lintian_out"; then
+  fail "lintian: the binary lacks hardening ($(grep -o 'hardening-no-[a-z-]*' <<<"$lintian_out" | sort -u | tr '\n' ' '))"
+else
+  ok "lintian: the binary has Debian's hardening (no hardening-no-* tag)"
 fi
 
 # 3. The unit as systemd reads it, in the package's own tree: there ExecStart's
