@@ -189,6 +189,19 @@ class Page(unittest.TestCase):
         self.assertIn("Success", outcome.text, outcome.text)  # aiosmtpd got exactly this user and password
         self.assert_secret_kept(ODD_PASSWORD)
 
+    def test_a_host_name_shows_the_addresses_it_resolved_to(self):
+        # A name, not a literal: resolved (here from /etc/hosts), each address tried listed, the
+        # certificate checked against the name (the demo's names localhost).
+        self.login()
+        self.fill("localhost", 2525, "smtp+starttls", "demo", "demo")
+        result = self.run_test()
+        self.assertIn("Success", self.driver.find_element(By.ID, "outcome").text)
+        self.assertIn("localhost:2525", result.text)
+        rows = [r.split(" ", 1) for r in self.texts(".tried tbody tr")]
+        self.assertIn(["127.0.0.1", "connected"], rows)
+        self.assertTrue(all(outcome != "connected" for address, outcome in rows if address != "127.0.0.1"), rows)
+        self.assertRegex(result.text, r"Verified\s+yes")
+
     def test_what_an_smtp_server_says_is_shown_as_text(self):
         self.login()
         self.fill("127.0.0.1", self.hostile.port, "smtp", "", "")
