@@ -105,6 +105,31 @@ BOOST_AUTO_TEST_CASE(warnings_are_worded_in_the_callers_language_and_listed_in_t
     BOOST_TEST(report_text(r, std::string("m"), false, en).find("WARNING The certificate of smtp.example.com") != std::string::npos);
 }
 
+// "expires in 0 days" and "in 1 days" were what an admin read for a certificate about to end:
+// under a day and one day have sentences of their own, in every language; the code stays.
+BOOST_AUTO_TEST_CASE(a_certificate_ending_within_a_day_or_in_one_day_is_worded_as_such) {
+    const auto& texts = builtin_catalogs();
+    auto worded = [&](std::string days, std::string_view language) {
+        test_report r = auth_failure();
+        r.warnings.push_back({smtpcheck::smtp::warning_code::cert_expires_soon, std::move(days)});
+        auto w = report_warnings(r, language_choice{std::string(language), false, std::string(language)}, texts);
+        BOOST_TEST_REQUIRE(w.size() == 1u);
+        BOOST_TEST(w[0].code == "W_CERT_EXPIRES_SOON");
+        return w[0].message;
+    };
+    BOOST_TEST(worded("0", "en") == "The certificate of smtp.example.com expires within a day: renew it now.");
+    BOOST_TEST(worded("1", "en") == "The certificate of smtp.example.com expires in 1 day: renew it now.");
+    BOOST_TEST(worded("2", "en") == "The certificate of smtp.example.com expires in 2 days: renew it before then.");
+    for (const auto& lang : texts.languages()) {
+        BOOST_TEST_CONTEXT(lang) {
+            BOOST_TEST(worded("0", lang).find("0") == std::string::npos);
+            BOOST_TEST(worded("1", lang).find("1 ") != std::string::npos);
+            BOOST_TEST(worded("0", lang) != worded("1", lang));
+            if (lang != "en") BOOST_TEST(worded("0", lang) != worded("0", "en"));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(the_test_result_and_the_method_description) {
     auto r = auth_failure();
     const auto d = test_result_document(r, std::string("why"));
