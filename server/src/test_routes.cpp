@@ -162,15 +162,15 @@ std::variant<test_to_run, response> accept_test(test_endpoint& ep, request_conte
 
 // After the test: counted, logged when slow, answered. A cancelled test (its caller closed the
 // connection, or a stop outlasted the grace) is counted as such, not by the outcome the
-// cancellation gave it (SR_SMTP_TIMEOUT), and its answer goes nowhere: the connection is closed.
+// cancellation gave it (SR_SMTP_TIMEOUT), nor logged as slow. It is still answered as before:
+// a client that only half-closed its side may be reading.
 response answer_test(test_endpoint& ep, const request_context& ctx, const test_to_run& t,
                      const smtp::test_report& report, bool diagnose, bool cancelled = false) {
-    if (cancelled) {
+    if (cancelled)
         ++ep.counters->tests_cancelled;
-        return response{http::status::ok, {}, {}, {}, false};
-    }
-    ep.counters->record_test(report.success ? smtp::outcome_code::none : report.code);
-    if (report.total_ms > static_cast<double>(ep.slow_threshold.count()) && ep.log) {
+    else
+        ep.counters->record_test(report.success ? smtp::outcome_code::none : report.code);
+    if (!cancelled && report.total_ms > static_cast<double>(ep.slow_threshold.count()) && ep.log) {
         std::string timings;
         for (const auto& p : report.timings)
             timings += std::string(smtp::phase_name(p.which)) + "=" + std::to_string(static_cast<int>(p.ms)) + "ms ";

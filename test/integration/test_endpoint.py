@@ -253,6 +253,28 @@ class Endpoint(unittest.TestCase):
             tarpit.stop()
 
 
+    def test_a_client_that_half_closes_still_reads_a_whole_answer(self):
+        # shutdown(SHUT_WR) after the request reads as a disconnect and cancels the test, but the
+        # client may still read: it gets the failure document, not an empty answer.
+        tarpit = Scripted([(None, b"220 slow\r\n"), (b"EHLO", None)])
+        try:
+            body = self.json_body(uri=f"smtp://127.0.0.1:{tarpit.port}")
+            c = RawClient(self.server.port)
+            c.send(f"POST {ROUTE} HTTP/1.1\r\nHost: t\r\nAuthorization: Basic YWxpY2U6cHc=\r\n"
+                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}")
+            deadline = time.monotonic() + 3
+            while b"EHLO" not in tarpit.received and time.monotonic() < deadline:
+                time.sleep(0.02)
+            c.sock.shutdown(socket.SHUT_WR)
+            r = c.read_response()
+            c.close()
+            self.assertEqual(r.status, 200)
+            self.assertIs(r.json()["Success"], False, r.body)
+            self.assertTrue(r.json()["ErrorMessage"], r.body)
+        finally:
+            tarpit.stop()
+
+
 class Statuses(unittest.TestCase):
     """Each status of SPEC 2.7 with its document, in JSON and in XML."""
 
