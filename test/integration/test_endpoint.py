@@ -222,6 +222,17 @@ class Endpoint(unittest.TestCase):
         without = self.post(json.dumps({"SmtpUri": uri, "From": "j@example.com"}))
         self.assertIs(without.json()["Success"], False)
 
+    def held_test(self, tarpit):
+        """A raw connection whose test is in flight, held by `tarpit` after its EHLO."""
+        body = self.json_body(uri=f"smtp://127.0.0.1:{tarpit.port}")
+        c = RawClient(self.server.port)
+        c.send(f"POST {ROUTE} HTTP/1.1\r\nHost: t\r\nAuthorization: Basic YWxpY2U6cHc=\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}")
+        deadline = time.monotonic() + 3
+        while b"EHLO" not in tarpit.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return c
+
     def test_a_client_that_disconnects_cancels_its_test(self):
         tarpit = Scripted([(None, b"220 slow\r\n"), (b"EHLO", None)])
 
@@ -231,13 +242,7 @@ class Endpoint(unittest.TestCase):
         timeouts = 'smtpcheck_smtp_tests_total{outcome="SR_SMTP_TIMEOUT"}'
         timeouts_before, cancelled_before = counted(timeouts), counted("smtpcheck_smtp_tests_cancelled_total")
         try:
-            body = self.json_body(uri=f"smtp://127.0.0.1:{tarpit.port}")
-            c = RawClient(self.server.port)
-            c.send(f"POST {ROUTE} HTTP/1.1\r\nHost: t\r\nAuthorization: Basic YWxpY2U6cHc=\r\n"
-                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}")
-            deadline = time.monotonic() + 3
-            while b"EHLO" not in tarpit.received and time.monotonic() < deadline:
-                time.sleep(0.02)
+            c = self.held_test(tarpit)
             self.assertIn(b"EHLO", tarpit.received)
             c.close()
             started = time.monotonic()
@@ -258,13 +263,7 @@ class Endpoint(unittest.TestCase):
         # client may still read: it gets the failure document, not an empty answer.
         tarpit = Scripted([(None, b"220 slow\r\n"), (b"EHLO", None)])
         try:
-            body = self.json_body(uri=f"smtp://127.0.0.1:{tarpit.port}")
-            c = RawClient(self.server.port)
-            c.send(f"POST {ROUTE} HTTP/1.1\r\nHost: t\r\nAuthorization: Basic YWxpY2U6cHc=\r\n"
-                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}")
-            deadline = time.monotonic() + 3
-            while b"EHLO" not in tarpit.received and time.monotonic() < deadline:
-                time.sleep(0.02)
+            c = self.held_test(tarpit)
             c.sock.shutdown(socket.SHUT_WR)
             r = c.read_response()
             c.close()
