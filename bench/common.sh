@@ -64,3 +64,14 @@ start_sink() {
   pids+=($!)
 }
 test_url() { echo "http://127.0.0.1:$1/api/v1/Agents/CustomerService/TestSmtpServer"; }
+# start_smtpcheck's user, as an Authorization value; and a wrk script that POSTs the JSON body
+# $1 with it: post_script BODY > FILE
+basic="Basic $(printf 'bench:bench-password' | base64)"
+post_script() {
+  cat <<LUA
+wrk.method = "POST"
+wrk.body = '$1'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "$basic"
+LUA
+}

@@ -23,8 +23,9 @@ std::vector<worded_warning> report_warnings(const smtp::test_report& r, const la
         const std::string_view code = smtp::warning_name(w.code);
         // A certificate that ends within a day, or in one day, has a sentence of its own
         // (W_CERT_EXPIRES_SOON_0, _1): "in 0 days" and "in 1 days" read badly in every language.
-        std::string key(code);
-        if (w.code == smtp::warning_code::cert_expires_soon && (w.value == "0" || w.value == "1")) key += "_" + w.value;
+        std::string_view key = code;
+        if (w.code == smtp::warning_code::cert_expires_soon && (w.value == "0" || w.value == "1"))
+            key = w.value == "0" ? "W_CERT_EXPIRES_SOON_0" : "W_CERT_EXPIRES_SOON_1";
         out.push_back({std::string(code),
                        lang.raw ? "[" + std::string(code) + "]"
                                 : fill(texts.lookup(lang.language, "warnings", key),

@@ -8,6 +8,7 @@
 #include <idn2.h>
 
 #include <algorithm>
+#include <utility>
 #include <cctype>
 
 namespace smtpcheck::smtp {
@@ -143,6 +144,15 @@ std::string smtp_uri::redacted() const {
 }
 
 namespace {
+// The raw text after "://" up to the first '/', '?' or '#' (the authority), and what follows it.
+std::pair<std::string_view, std::string_view> authority_and_rest(std::string_view text) {
+    auto scheme_end = text.find("://");
+    if (scheme_end == std::string_view::npos) return {};
+    auto rest = text.substr(scheme_end + 3);
+    auto end = std::min(rest.find_first_of("/?#"), rest.size());
+    return {rest.substr(0, end), rest.substr(end)};
+}
+
 std::variant<smtp_uri, invalid_input> parse_smtp_uri_text(std::string_view text) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
@@ -153,14 +163,10 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri_text(std::string_view text)
 
     // A user name that is an address, or a password with an '@', must be percent-encoded:
     // unencoded, the URI names another host (Boost.URL reads jane@example.com@smtp.example.com as
-    // the host example.com). The authority ends at the first '/', '?' or '#'.
-    if (auto scheme_end = text.find("://"); scheme_end != std::string_view::npos) {
-        auto authority = text.substr(scheme_end + 3);
-        authority = authority.substr(0, authority.find_first_of("/?#"));
-        if (std::count(authority.begin(), authority.end(), '@') > 1)
-            return invalid("SmtpUri has more than one '@': write an '@' in the user name or password as %40, "
-                           "such as smtp://jane%40example.com@smtp.example.com");
-    }
+    // the host example.com).
+    if (auto authority = authority_and_rest(text).first; std::count(authority.begin(), authority.end(), '@') > 1)
+        return invalid("SmtpUri has more than one '@': write an '@' in the user name or password as %40, "
+                       "such as smtp://jane%40example.com@smtp.example.com");
     std::string uri_text = iri_to_uri(text);
     auto parsed = urls::parse_uri(uri_text);
     if (!parsed) return invalid("SmtpUri is not a URI of the form smtp://[user[:password]@]host[:port]");
@@ -262,13 +268,8 @@ std::variant<smtp_uri, invalid_input> parse_smtp_uri(std::string_view text) {
     auto r = parse_smtp_uri_text(text);
     // An '@' after the authority's end: perhaps a '/', '?' or '#' in a password, unencoded, ended
     // the authority early (smtps://user:pa/ss@host reads as the host "user" with the port "pa").
-    if (auto* e = std::get_if<invalid_input>(&r)) {
-        auto scheme_end = text.find("://");
-        auto rest = scheme_end == std::string_view::npos ? std::string_view{} : text.substr(scheme_end + 3);
-        auto end = rest.find_first_of("/?#");
-        if (end != std::string_view::npos && rest.find('@', end) != std::string_view::npos)
-            e->reason += " (in a user name or password, write '/' as %2F, '?' as %3F and '#' as %23)";
-    }
+    if (auto* e = std::get_if<invalid_input>(&r); e && authority_and_rest(text).second.find('@') != std::string_view::npos)
+        e->reason += " (in a user name or password, write '/' as %2F, '?' as %3F and '#' as %23)";
     return r;
 }
 

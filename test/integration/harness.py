@@ -198,6 +198,14 @@ def curl(url, *args, method=None, data=None, headers=(), timeout=10):
     return Response(status, hdrs, body.decode("utf-8", "replace"))
 
 
+def metric(server, sample):
+    """The value of one /metrics sample, its name with labels as printed
+    ('smtpcheck_smtp_tests_total{outcome="SR_SMTP_TIMEOUT"}'); 0 when absent (counters are
+    printed once they count)."""
+    m = re.search("^" + re.escape(sample) + r" (\d+)$", curl(server.url + "/metrics").body, re.M)
+    return int(m.group(1)) if m else 0
+
+
 class RawClient:
     """A socket that sends exactly the bytes a test gives it."""
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-from harness import SMTPCHECK, Server, curl, free_port, hash_of
+from harness import SMTPCHECK, Server, curl, free_port, hash_of, metric
 from smtp_peers import Aiosmtpd, Pki
 from test_store import Redis, wait_for
 
@@ -102,12 +102,9 @@ def sets(settings):
     return [a for s in settings for a in ("--set", s)]
 
 
-def metric(server, route, status="200"):
+def requests_of(server, route, status="200"):
     """smtpcheck_http_requests_total for a route and status on one instance (0 when absent)."""
-    body = curl(server.url + "/metrics").body
-    m = re.search(r'^smtpcheck_http_requests_total\{route="%s",status="%s"\} (\d+)$' % (re.escape(route), status),
-                  body, re.M)
-    return int(m.group(1)) if m else 0
+    return metric(server, f'smtpcheck_http_requests_total{{route="{route}",status="{status}"}}')
 
 
 class Cluster(unittest.TestCase):
@@ -360,7 +357,7 @@ class Cluster(unittest.TestCase):
         # Either kind of wrk's requests: wrk alternates them and nginx alternates the instances,
         # so one instance may get only the GETs and the other only the POSTs for a while.
         def served(server):
-            return metric(server, "/healthz") + metric(server, ROUTE)
+            return requests_of(server, "/healthz") + requests_of(server, ROUTE)
         other_before = served(other)
         if not wait_for(lambda: served(new) > 0, 5):
             raise AssertionError(
@@ -412,10 +409,10 @@ class Cluster(unittest.TestCase):
 
     # 5. nginx uses both.
     def test_5_through_nginx_both_instances_serve_requests(self):
-        before = {name: metric(getattr(self, name), "/healthz") for name in ("a", "b")}
+        before = {name: requests_of(getattr(self, name), "/healthz") for name in ("a", "b")}
         for _ in range(10):
             self.assertEqual(curl(self.lb + "/healthz").status, 200)
-        served = {name: metric(getattr(self, name), "/healthz") - before[name] for name in ("a", "b")}
+        served = {name: requests_of(getattr(self, name), "/healthz") - before[name] for name in ("a", "b")}
         self.assertEqual(sum(served.values()), 10, served)
         self.assertGreater(served["a"], 0, served)
         self.assertGreater(served["b"], 0, served)

@@ -3,7 +3,6 @@ against the real server and real aiosmtpd (STARTTLS + AUTH)."""
 
 import json
 import os
-import re
 import socket
 import subprocess
 import tempfile
@@ -11,7 +10,7 @@ import threading
 import time
 import unittest
 
-from harness import SMTPCHECK, RawClient, Server, curl, hash_of
+from harness import SMTPCHECK, RawClient, Server, curl, hash_of, metric
 from smtp_peers import Aiosmtpd, Pki, Scripted
 
 ROUTE = "/api/v1/Agents/CustomerService/TestSmtpServer"
@@ -235,10 +234,7 @@ class Endpoint(unittest.TestCase):
 
     def test_a_client_that_disconnects_cancels_its_test(self):
         tarpit = Scripted([(None, b"220 slow\r\n"), (b"EHLO", None)])
-
-        def counted(name):
-            m = re.search("^" + re.escape(name) + r" (\d+)$", curl(self.server.url + "/metrics").body, re.M)
-            return int(m.group(1)) if m else 0
+        counted = lambda sample: metric(self.server, sample)  # noqa: E731
         timeouts = 'smtpcheck_smtp_tests_total{outcome="SR_SMTP_TIMEOUT"}'
         timeouts_before, cancelled_before = counted(timeouts), counted("smtpcheck_smtp_tests_cancelled_total")
         try:

@@ -6,7 +6,9 @@ document cannot drift from the route table."""
 
 import json
 import os
+import socket
 import subprocess
+import threading
 import unittest
 
 import jsonschema
@@ -143,8 +145,6 @@ class OpenApi(unittest.TestCase):
     def test_too_many_tests_at_once_is_a_documented_503(self):
         # api.max_concurrent_tests = 1, and one test held by an SMTP server that accepts and
         # never greets: the next test is refused with 503 and Retry-After.
-        import socket
-        import threading
         silent = socket.socket()
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
